@@ -1,0 +1,45 @@
+# Shop Portal — `make run` serves the portal, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+WORKERS ?= 2
+THREADS ?= 4
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: run test migrate translations extract-messages demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+# Compiled catalogs (.mo) are build products, not tracked.
+translations: $(VENV)/.runtime
+	$(BIN)/pybabel compile -q -d portal/translations
+
+migrate: $(VENV)/.runtime translations
+	$(BIN)/flask --app wsgi db upgrade
+
+run: migrate
+	@echo "Shop Portal on http://$(HOST):$(PORT)/"
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
+		--access-logfile - --forwarded-allow-ips "" wsgi:app
+
+test: $(VENV)/.dev translations
+	$(BIN)/python -m pytest
+
+# Refresh the message catalogs after adding strings (then translate the new zh entries).
+extract-messages: $(VENV)/.runtime
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -N -i portal/translations/messages.pot -d portal/translations
+
+clean:
+	rm -rf $(VENV) .pytest_cache

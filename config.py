@@ -1,0 +1,117 @@
+"""Portal configuration: every setting comes from an environment variable.
+
+Secrets (`SECRET_KEY`, `TOKEN_ENC_KEYS`) are resolved in `portal.keys` at start-up: from the
+environment, else from owner-only files under `instance/`, generated on first start unless
+`PORTAL_ENV=production` asks for them to be configured explicitly.
+"""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def env_int(name: str, default: int) -> int:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"Configuration error: {name} must be a whole number, got {value!r}.") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"Configuration error: {name} must be a number, got {value!r}.") from None
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env_str(name)
+    if value is None:
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SystemExit(f"Configuration error: {name} must be 1 or 0, got {value!r}.")
+
+
+def env_list(name: str) -> list[str]:
+    value = env_str(name)
+    return [part.strip() for part in value.split(",") if part.strip()] if value else []
+
+
+class Config:
+    """Settings for a running portal; tests subclass it (tests/conftest.py)."""
+
+    PORTAL_ENV = env_str("PORTAL_ENV", "development")  # "production" refuses generated keys
+    INSTANCE_PATH = env_str("INSTANCE_PATH", str(BASE_DIR / "instance"))
+
+    SECRET_KEY = env_str("SECRET_KEY")
+    TOKEN_ENC_KEYS = env_str("TOKEN_ENC_KEYS")
+
+    SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL")  # default: SQLite file under INSTANCE_PATH
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = env_int("SQLITE_BUSY_TIMEOUT_MS", 15000)
+
+    # Sessions and cookies
+    PORTAL_HTTPS = env_bool("PORTAL_HTTPS", False)
+    SESSION_COOKIE_NAME = "portal_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 120)
+    SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 12)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_MAX_HOURS)
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PROXY_FIX_HOPS = env_int("PROXY_FIX_HOPS", 0)  # reverse proxies in front of the portal
+    TRUSTED_HOSTS = env_list("TRUSTED_HOSTS") or None
+
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH
+
+    # Passwords: scrypt N=2^17, r=8, p=1 (OWASP minimum); tests lower it for speed only.
+    PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
+    PASSWORD_MIN_LENGTH = 8
+    PASSWORD_MAX_LENGTH = 128
+
+    # Sign-in throttling (Flask-Limiter); memory by default, Redis when REDIS_URL is set.
+    REDIS_URL = env_str("REDIS_URL")
+    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    RATELIMIT_ENABLED = True
+    LOGIN_LIMIT_PER_IP = env_str("LOGIN_LIMIT_PER_IP", "20 per 5 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = env_str("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes")
+
+    # Forms
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; sessions time out on their own
+
+    # Front end
+    HTMX_SOURCE = env_str("HTMX_SOURCE", "cdn")  # "cdn" (with same-origin fallback) or "local"
+    HTMX_VERSION = "2.0.11"
+    HTMX_CDN_URL = "https://cdn.jsdelivr.net/npm/htmx.org@2.0.11/dist/htmx.min.js"
+    HTMX_CDN_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+
+    # Languages
+    LANGUAGES = ["zh", "en"]
+    BABEL_DEFAULT_LOCALE = env_str("DEFAULT_LANGUAGE", "zh")
+    BABEL_DEFAULT_TIMEZONE = env_str("TIMEZONE", "Asia/Shanghai")
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "portal" / "translations")
+
+    PAGE_SIZE = env_int("PAGE_SIZE", 50)
+
+    LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

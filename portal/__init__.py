@@ -1,0 +1,185 @@
+"""Shop Portal: the application factory."""
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config
+
+from . import keys
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Endpoints reachable before set-up, by anyone, and by a user who must change the password first.
+OPEN_ENDPOINTS = {"static", "auth.setup", "main.set_language", "main.health"}
+PASSWORD_CHANGE_ENDPOINTS = OPEN_ENDPOINTS | {"auth.change_password_view", "auth.logout", "auth.login"}
+
+
+def create_app(config_class: type = Config) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(Path(config_class.INSTANCE_PATH).resolve()),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder="static",
+    )
+    app.config.from_object(config_class)
+    _finish_config(app)
+
+    if app.config["PROXY_FIX_HOPS"] > 0:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    _configure_login()
+    _configure_database(app)
+
+    from . import models  # noqa: F401  (register the tables)
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .main import bp as main_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+    from . import errors, security
+
+    errors.register(app)
+    security.register(app)
+    app.before_request(_enforce_session_rules)
+    app.context_processor(_template_globals)
+
+    from .cli import register as register_cli
+
+    register_cli(app)
+    _configure_logging(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
+    keys.resolve(app.config)
+    https = app.config["PORTAL_HTTPS"]
+    app.config["SESSION_COOKIE_SECURE"] = https
+    app.config["REMEMBER_COOKIE_SECURE"] = https
+    app.config["PREFERRED_URL_SCHEME"] = "https" if https else "http"
+
+
+def _configure_database(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from .database import configure_sqlite
+
+        with app.app_context():
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def _configure_login() -> None:
+    from .access import unauthorized
+    from .models import User
+
+    login_manager.session_protection = None  # its fingerprint trusts X-Forwarded-For; we revoke server-side
+    login_manager.unauthorized_handler(unauthorized)
+
+    @login_manager.user_loader
+    def load_user(session_id: str):
+        user_id, _sep, version = session_id.partition(":")
+        if not user_id.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.is_active or user.session_version != int(version):
+            return None
+        return user
+
+
+def _select_locale() -> str:
+    from flask import current_app, has_request_context
+
+    if not has_request_context():
+        return "en"  # CLI output and logs
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get("lang")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _enforce_session_rules():
+    """Set-up gate, idle and absolute session timeouts, and the forced password change."""
+    from flask import current_app
+
+    endpoint = request.endpoint or ""
+    if not current_app.extensions.get("portal_set_up"):
+        from .models import count_users
+
+        if count_users() == 0:
+            if endpoint not in OPEN_ENDPOINTS:
+                from .htmx import is_htmx
+
+                if is_htmx():
+                    return "", 200, {"HX-Redirect": url_for("auth.setup")}
+                return redirect(url_for("auth.setup"))
+            return None
+        current_app.extensions["portal_set_up"] = True
+
+    if not current_user.is_authenticated or endpoint == "static":
+        return None
+    from .models import utcnow
+
+    now = int(utcnow().timestamp())
+    idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    absolute = current_app.config["SESSION_MAX_HOURS"] * 3600
+    if now - session.get("seen_at", 0) > idle or now - session.get("auth_at", 0) > absolute:
+        logout_user()
+        session.clear()
+        flash(_("Your session has ended. Please sign in again."), "info")
+        from .access import unauthorized
+
+        return unauthorized()
+    if now - session.get("seen_at", 0) > 60:  # avoid a new cookie on every request
+        session["seen_at"] = now
+    if current_user.must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        from .htmx import hx_redirect
+
+        return hx_redirect(url_for("auth.change_password_view"))
+    return None
+
+
+HTMX_CONFIG = {
+    "selfRequestsOnly": True,
+    "allowScriptTags": False,
+    "allowEval": False,
+    "historyCacheSize": 0,
+    "includeIndicatorStyles": False,
+    "historyRestoreAsHxRequest": False,
+    # Error answers carry a small message fragment (HX-Retarget to #messages): swap them too.
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "[45]..", "swap": True, "error": True},
+    ],
+}
+
+
+def _template_globals() -> dict:
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return {"current_lang": locale.language if locale else "zh", "htmx_config": HTMX_CONFIG}
+
+
+def _configure_logging(app: Flask) -> None:
+    level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
+    app.logger.setLevel(level)

@@ -1,0 +1,118 @@
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..extensions import db, limiter
+from ..models import count_users, utcnow
+from . import bp
+from .forms import ChangePasswordForm, LoginForm, SetupForm
+from .services import AccountError, authenticate, change_password, create_company_with_admin, end_sessions, normalize_email
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no scheme, host, `//` or backslash tricks)."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(ch in target for ch in "\\") or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def start_session(user) -> None:
+    """A fresh session for this user (no state carried over from before sign-in)."""
+    session.clear()
+    login_user(user)
+    now = int(utcnow().timestamp())
+    session["auth_at"] = now
+    session["seen_at"] = now
+    session.permanent = True
+
+
+def _account_key() -> str:
+    return "login-account:" + normalize_email(request.form.get("email", ""))[:254]
+
+
+def _login_failed(response) -> bool:
+    return response.status_code != 303
+
+
+def _login_limit_ip():
+    return current_app.config["LOGIN_LIMIT_PER_IP"]
+
+
+def _login_limit_account():
+    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    if count_users() > 0:
+        abort(404)
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            user = create_company_with_admin(company_name=form.company_name.data, display_name=form.display_name.data,
+                                             email=form.email.data, password=form.password.data)
+        except AccountError as error:
+            db.session.rollback()
+            getattr(form, error.field or "email").errors.append(error.message)
+        else:
+            db.session.commit()
+            start_session(user)
+            flash(_("Welcome! Your company and your admin account are ready."), "success")
+            return redirect(url_for("main.index"), 303)
+    return render_template("auth/setup.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit_ip, key_func=get_remote_address, methods=["POST"], deduct_when=_login_failed)
+@limiter.limit(_login_limit_account, key_func=_account_key, methods=["POST"], deduct_when=_login_failed)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is not None:
+            db.session.commit()
+            start_session(user)
+            return redirect(safe_next(request.args.get("next")) or url_for("main.index"), 303)
+        error = _("The email or the password is not correct.")
+    return render_template("auth/login.html", form=form, error=error)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    end_sessions(current_user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password_view():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(current_user, current=form.current_password.data, new=form.new_password.data)
+        except AccountError as error:
+            db.session.rollback()
+            getattr(form, error.field or "new_password").errors.append(error.message)
+        else:
+            db.session.commit()
+            # The password change ended every session, this one included: start a new one.
+            start_session(current_user._get_current_object())
+            flash(_("Your password has been changed. Other devices have been signed out."), "success")
+            return redirect(url_for("main.index"), 303)
+    return render_template("auth/change_password.html", form=form)

@@ -1,0 +1,1 @@
+"""Data files shipped with the portal (see README.md in this folder)."""

@@ -1,0 +1,52 @@
+"""Error pages and fragments that reveal nothing internal."""
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+from .htmx import is_htmx
+
+MESSAGES = {
+    400: lambda: _("The request could not be understood. Reload the page and try again."),
+    403: lambda: _("You do not have permission to do this."),
+    404: lambda: _("This page does not exist, or you do not have access to it."),
+    405: lambda: _("This action is not available this way."),
+    413: lambda: _("What you sent is too large."),
+    429: lambda: _("Too many attempts. Wait a few minutes and try again."),
+    500: lambda: _("Something went wrong on our side. Nothing was changed; please try again."),
+}
+
+
+def _render(status: int, message: str):
+    if is_htmx():
+        # htmx swaps error answers (see htmx-config) into the page's message area, not the target.
+        headers = {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
+        return render_template("errors/_fragment.html", status=status, message=message), status, headers
+    return render_template("errors/page.html", status=status, message=message), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        app.logger.warning("CSRF refused: %s", error.description)
+        return _render(400, _("This form has expired or was not sent by the portal. Reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        status = error.code or 500
+        if status == 429 and request.endpoint == "auth.login":
+            from .auth.forms import LoginForm
+
+            return render_template("auth/login.html", form=LoginForm(),
+                                   error=MESSAGES[429]()), 429
+        message = MESSAGES.get(status, lambda: error.name)()
+        return _render(status, message)
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception):
+        if isinstance(error, HTTPException):
+            return http_error(error)
+        db.session.rollback()
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return _render(500, MESSAGES[500]())

@@ -1,0 +1,50 @@
+from flask import current_app, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from ..access import admin_required
+from ..auth.routes import safe_next
+from ..htmx import render_page
+from . import bp
+
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+@bp.route("/")
+@login_required
+def index():
+    return redirect(url_for("main.shop_list" if current_user.is_admin else "main.my_shops"))
+
+
+@bp.route("/shops")
+@admin_required
+def shop_list():
+    return render_page("main/placeholder.html", "content", page="shop_list")
+
+
+@bp.route("/my-shops")
+@login_required
+def my_shops():
+    return render_page("main/placeholder.html", "content", page="my_shops")
+
+
+@bp.route("/other-stores")
+@login_required
+def other_stores():
+    return render_page("main/placeholder.html", "content", page="other_stores")
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """Remember the chosen language in a cookie and go back to the page the switch was on."""
+    lang = request.form.get("lang", "")
+    back = safe_next(request.form.get("next")) or url_for("main.index")
+    response = redirect(back, 303)
+    if lang in current_app.config["LANGUAGES"]:
+        response.set_cookie("lang", lang, max_age=LANG_COOKIE_MAX_AGE, samesite="Lax",
+                            secure=current_app.config["PORTAL_HTTPS"], httponly=True)
+    return response
+
+
+@bp.route("/healthz")
+def health():
+    return {"status": "ok"}
