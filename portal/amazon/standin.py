@@ -1,0 +1,496 @@
+"""A stand-in Amazon on 127.0.0.1 for tests, demos and benchmarks.
+
+It is a real HTTP server speaking the real wire protocol: the Login with Amazon token endpoint
+(``POST /auth/o2/token``, refresh_token and authorization_code grants) and the Sellers API
+(``GET /sellers/v1/marketplaceParticipations`` with ``x-amz-access-token``), plus the Seller Central
+consent redirect of the website authorization workflow. Response bodies and the
+``{"errors": [...]}`` envelope are copied from Amazon's Sellers API model,
+shared/amazon-models/sellers.json (Apache-2.0): the getMarketplaceParticipations 200 example, the
+Error/ErrorList definitions and the 400 ``InvalidInput`` sandbox example. LWA bodies follow
+shared/PRODUCT.md ("The wire protocol").
+
+Seller behaviour is chosen per refresh token: :meth:`StandinAmazon.register` it, or use a token of
+the form ``Atzr|standin-<scenario>-<anything>`` (participating in all 23 marketplaces). Run
+``python -m portal.amazon.standin --port 8765`` to serve one until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from portal.amazon.marketplaces import MARKETPLACES, REGIONS, Marketplace, marketplace_by_id
+
+log = logging.getLogger(__name__)
+
+SCENARIOS: tuple[str, ...] = (
+    "valid", "revoked", "bad_client", "forbidden", "throttled_once", "throttled", "slow",
+    "error500", "html", "malformed", "suspended", "partial", "invalid_input", "wrong_shape",
+)
+CONVENTION_PREFIX = "Atzr|standin-"
+TOKEN_PATH = "/auth/o2/token"
+PARTICIPATIONS_PATH = "/sellers/v1/marketplaceParticipations"
+CONSENT_PATH = "/apps/authorize/consent"
+RATE_LIMIT = "0.016"  # getMarketplaceParticipations usage plan, sellers.json
+
+_ACCESS_DENIED = "Access to requested resource is denied."
+_INVALID_TOKEN = "The access token you provided is revoked, malformed or invalid."
+_INVALID_GRANT = ("The request has an invalid grant parameter : {}. User may have revoked or "
+                  "didn't grant the permission.")
+
+
+@dataclass
+class _Seller:
+    seller_id: str
+    scenario: str
+    marketplaces: tuple[str, ...]
+    store_name: str
+    region: str | None
+
+
+@dataclass
+class _Issued:
+    refresh_token: str
+    expires_at: float
+    revoked: bool = False
+    used: bool = False
+
+
+class _Handler(WSGIRequestHandler):
+    # Set here so werkzeug does not switch the shared WSGIRequestHandler class to HTTP/1.1.
+    protocol_version = "HTTP/1.1"
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 (werkzeug's name)
+        level = logging.INFO if type == "info" else logging.WARNING
+        log.log(level, "%s " + message, self.address_string(), *args)
+
+
+class StandinAmazon:
+    """LWA + Sellers API stand-in served from a daemon thread. Use as a context manager."""
+
+    def __init__(self, latency: float = 0.0, client_id: str = "standin-client",
+                 client_secret: str = "standin-secret", *, slow_seconds: float = 10.0,
+                 port: int = 0, access_token_ttl: int = 3600, auth_code_ttl: int = 300) -> None:
+        self.latency = latency
+        self.slow_seconds = slow_seconds
+        # Retry-After sent by the "throttled" scenario; None sends none, like Amazon usually.
+        self.throttle_retry_after: int | None = None
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.access_token_ttl = access_token_ttl
+        self.auth_code_ttl = auth_code_ttl
+        self.counts: Counter[str] = Counter()
+        self.token_counts: dict[str, Counter[str]] = {}
+        self.calls: list[tuple[str, str | None]] = []
+        self.max_concurrent = 0
+        self._port = port
+        self._lock = threading.Lock()
+        self._sellers: dict[str, _Seller] = {}
+        self._access: dict[str, _Issued] = {}
+        self._codes: dict[str, _Issued] = {}
+        self._throttled: set[str] = set()
+        self._in_flight = 0
+        self._offset = 0.0
+        self._stopping = threading.Event()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> StandinAmazon:
+        """Bind 127.0.0.1 (port 0 = any free port) and serve from a daemon thread."""
+        self._stopping.clear()
+        self._server = make_server("127.0.0.1", self._port, self, threaded=True,
+                                   request_handler=_Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name="standin-amazon", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; wakes requests sleeping in ``latency``/``slow`` so this never hangs."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> StandinAmazon:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:PORT``."""
+        if self._server is None:
+            raise RuntimeError("StandinAmazon is not started")
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    @property
+    def token_url(self) -> str:
+        """The LWA token endpoint."""
+        return self.url + TOKEN_PATH
+
+    @property
+    def endpoint(self) -> str:
+        """SP-API base URL serving every region."""
+        return self.url
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Per-region SP-API base URLs; a seller registered for another region gets a 403 there."""
+        return {code: f"{self.url}/{code.lower()}" for code in REGIONS}
+
+    # -- test controls -----------------------------------------------------------------------
+
+    def register(self, refresh_token: str, *, seller_id: str, scenario: str = "valid",
+                 marketplaces: Iterable[str] = ("ATVPDKIKX0DER",),
+                 store_name: str = "Standin Store", region: str | None = None) -> None:
+        """Make ``refresh_token`` known (or change its behaviour) for one seller."""
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}")
+        mids = tuple(marketplaces)
+        for mid in mids:
+            if marketplace_by_id(mid) is None:
+                raise ValueError(f"unknown marketplace {mid!r}")
+        with self._lock:
+            self._sellers[refresh_token] = _Seller(seller_id, scenario, mids, store_name,
+                                                   region.upper() if region else None)
+            self._throttled.discard(refresh_token)
+
+    def issue_auth_code(self, refresh_token: str) -> str:
+        """An ``spapi_oauth_code`` exchangeable once, within ``auth_code_ttl``, for the token."""
+        if self._seller(refresh_token) is None:
+            raise ValueError("unknown refresh token")
+        code = "ANstandin" + secrets.token_urlsafe(18)
+        with self._lock:
+            self._codes[code] = _Issued(refresh_token, self._now() + self.auth_code_ttl)
+        return code
+
+    def seller_id_for(self, refresh_token: str) -> str | None:
+        """The seller ID a refresh token belongs to (None if unknown)."""
+        seller = self._seller(refresh_token)
+        return seller.seller_id if seller else None
+
+    def revoke_access_tokens(self, refresh_token: str | None = None) -> None:
+        """Revoke issued access tokens (of one refresh token, or all)."""
+        with self._lock:
+            for issued in self._access.values():
+                if refresh_token is None or issued.refresh_token == refresh_token:
+                    issued.revoked = True
+
+    def advance(self, seconds: float) -> None:
+        """Move the stand-in's clock forward (expires access tokens and auth codes)."""
+        with self._lock:
+            self._offset += seconds
+
+    def counts_for(self, refresh_token: str) -> Counter[str]:
+        """Per-refresh-token counts of "token" and "participations" calls."""
+        with self._lock:
+            return Counter(self.token_counts.get(refresh_token, Counter()))
+
+    def reset_counts(self) -> None:
+        """Zero every counter and forget recorded calls."""
+        with self._lock:
+            self.counts.clear()
+            self.token_counts.clear()
+            self.calls.clear()
+            self.max_concurrent = 0
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return time.monotonic() + self._offset
+
+    def _seller(self, refresh_token: str) -> _Seller | None:
+        with self._lock:
+            seller = self._sellers.get(refresh_token)
+            if seller is None and refresh_token.startswith(CONVENTION_PREFIX):
+                scenario = refresh_token[len(CONVENTION_PREFIX):].split("-", 1)[0]
+                if scenario in SCENARIOS:
+                    digest = hashlib.sha256(refresh_token.encode()).hexdigest().upper()
+                    seller = _Seller("A" + digest[:13], scenario,
+                                     tuple(mp.marketplace_id for mp in MARKETPLACES),
+                                     f"Standin {scenario} store", None)
+                    self._sellers[refresh_token] = seller
+            return seller
+
+    def _count(self, kind: str, refresh_token: str | None = None) -> None:
+        with self._lock:
+            self.counts[kind] += 1
+            if refresh_token is not None:
+                self.token_counts.setdefault(refresh_token, Counter())[kind] += 1
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with self._lock:
+            self._in_flight += 1
+            self.max_concurrent = max(self.max_concurrent, self._in_flight)
+        try:
+            if self.latency > 0:
+                self._stopping.wait(self.latency)
+            response = self._dispatch(Request(environ))
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+        return response(environ, start_response)
+
+    def _dispatch(self, request: Request) -> Response:
+        path = request.path
+        if path == TOKEN_PATH:
+            return self._token(request)
+        region = None
+        head, _, rest = path.lstrip("/").partition("/")
+        if head.upper() in REGIONS:
+            region, path = head.upper(), "/" + rest
+        if path == PARTICIPATIONS_PATH:
+            return self._participations(request, region)
+        if path == CONSENT_PATH and region is None:
+            return self._consent(request)
+        return _sp_error(404, "NotFound", "The resource specified does not exist.")
+
+    def _token(self, request: Request) -> Response:
+        self._count("token", request.form.get("refresh_token") if request.method == "POST"
+                    else None)
+        if request.method != "POST":
+            response = _lwa_error(405, "invalid_request", "Only POST is supported.")
+            response.headers["Allow"] = "POST"
+            return response
+        if request.mimetype != "application/x-www-form-urlencoded":
+            return _lwa_error(400, "invalid_request",
+                              "Content-Type must be application/x-www-form-urlencoded.")
+        form = request.form
+        for name in ("grant_type", "client_id", "client_secret"):
+            if not form.get(name):
+                return _missing(name)
+        grant_type = form["grant_type"]
+        if grant_type not in ("refresh_token", "authorization_code"):
+            return _lwa_error(400, "unsupported_grant_type",
+                              f"The authorization grant type is not supported: {grant_type}")
+        if not (hmac.compare_digest(form["client_id"], self.client_id)
+                and hmac.compare_digest(form["client_secret"], self.client_secret)):
+            return _invalid_client()
+
+        if grant_type == "authorization_code":
+            code = form.get("code")
+            if not code:
+                return _missing("code")
+            with self._lock:
+                issued = self._codes.get(code)
+                usable = issued is not None and not issued.used and issued.expires_at > self._now()
+                if issued is not None:
+                    issued.used = True
+            if not usable or issued is None:
+                return _lwa_error(400, "invalid_grant", _INVALID_GRANT.format("code"))
+            refresh_token = issued.refresh_token
+        else:
+            refresh_token = form.get("refresh_token", "")
+            if not refresh_token:
+                return _missing("refresh_token")
+
+        seller = self._seller(refresh_token)
+        if seller is None or seller.scenario == "revoked":
+            return _lwa_error(400, "invalid_grant", _INVALID_GRANT.format("refresh_token"))
+        if seller.scenario == "bad_client":
+            return _invalid_client()
+
+        access_token = "Atza|standin-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._access[access_token] = _Issued(refresh_token,
+                                                 self._now() + self.access_token_ttl)
+        body: dict[str, Any] = {"access_token": access_token, "token_type": "bearer",
+                                "expires_in": self.access_token_ttl}
+        if grant_type == "authorization_code":
+            body["refresh_token"] = refresh_token
+        return _json(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _participations(self, request: Request, region: str | None) -> Response:
+        self._count("participations")
+        if request.method != "GET":
+            return _sp_error(405, "MethodNotAllowed", "Only GET is supported.")
+        access_token = request.headers.get("x-amz-access-token", "")
+        with self._lock:
+            issued = self._access.get(access_token) if access_token else None
+            expired = issued is not None and issued.expires_at <= self._now()
+            seller = (None if issued is None or issued.revoked or expired
+                      else self._sellers.get(issued.refresh_token))
+            self.calls.append((request.path, seller.seller_id if seller else None))
+            if seller is not None and issued is not None:
+                self.token_counts.setdefault(issued.refresh_token,
+                                             Counter())["participations"] += 1
+        if not access_token:
+            return _sp_error(403, "MissingAuthenticationToken", _ACCESS_DENIED,
+                             "The request is missing the x-amz-access-token header.")
+        if expired:
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED,
+                             "The access token you provided has expired.")
+        if seller is None or issued is None:
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _INVALID_TOKEN)
+        if region and seller.region and region != seller.region:
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "")
+        return self._scenario_response(issued.refresh_token, seller)
+
+    def _scenario_response(self, refresh_token: str, seller: _Seller) -> Response:
+        scenario = seller.scenario
+        headers = {"x-amzn-RateLimit-Limit": RATE_LIMIT}
+        if scenario == "forbidden":
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "")
+        if scenario == "invalid_input":
+            # sellers.json, getAccount 400 sandbox example.
+            return _sp_error(400, "InvalidInput", "Invalid Input", headers=headers)
+        if scenario == "throttled_once":
+            with self._lock:
+                first = refresh_token not in self._throttled
+                self._throttled.add(refresh_token)
+            if first:
+                return _quota_exceeded({**headers, "Retry-After": "1"})
+        if scenario == "throttled":
+            if self.throttle_retry_after is not None:
+                headers["Retry-After"] = str(self.throttle_retry_after)
+            return _quota_exceeded(headers)
+        if scenario == "slow":
+            self._stopping.wait(self.slow_seconds)
+        if scenario == "error500":
+            return _sp_error(500, "InternalFailure",
+                             "We encountered an internal error. Please try again.")
+        if scenario == "html":
+            return Response("<html><head><title>Service Unavailable</title></head><body>"
+                            "<h1>Service Unavailable</h1></body></html>",
+                            200, mimetype="text/html")
+        if scenario == "malformed":
+            return Response('{"payload": [{"marketplace": {"id": "ATVPDKIKX0DER", ',
+                            200, mimetype="application/json", headers=headers)
+        if scenario == "wrong_shape":
+            return _json(200, {"payload": {"marketplaceParticipationList": []}}, headers)
+
+        payload = []
+        for index, mid in enumerate(seller.marketplaces):
+            mp = marketplace_by_id(mid)
+            assert mp is not None  # checked in register()
+            participating = scenario != "partial" or index == 0
+            payload.append(_participation(mp, seller.store_name, participating,
+                                          suspended=scenario == "suspended"))
+        return _json(200, {"payload": payload}, headers)
+
+    def _consent(self, request: Request) -> Response:
+        """Seller Central's consent page, already "confirmed": redirect back with a code.
+
+        ``standin_seller_id`` (not an Amazon parameter) picks the seller, to demo re-authorizing.
+        """
+        args = request.args
+        missing = [n for n in ("application_id", "state", "redirect_uri") if not args.get(n)]
+        if missing:
+            return Response("missing " + ", ".join(missing), 400, mimetype="text/plain")
+        seller_id = args.get("standin_seller_id") or "A" + secrets.token_hex(7).upper()[:13]
+        refresh_token = f"{CONVENTION_PREFIX}valid-{secrets.token_urlsafe(24)}"
+        self.register(refresh_token, seller_id=seller_id,
+                      marketplaces=[mp.marketplace_id for mp in MARKETPLACES],
+                      store_name=f"Standin store {seller_id}")
+        query = urlencode({"state": args["state"], "selling_partner_id": seller_id,
+                           "spapi_oauth_code": self.issue_auth_code(refresh_token)})
+        redirect_uri = args["redirect_uri"]
+        separator = "&" if "?" in redirect_uri else "?"
+        return Response(status=302, headers={"Location": redirect_uri + separator + query})
+
+
+def _participation(mp: Marketplace, store_name: str, participating: bool,
+                   suspended: bool) -> dict[str, Any]:
+    # Shape of the getMarketplaceParticipations 200 example in sellers.json.
+    return {
+        "marketplace": {
+            "id": mp.marketplace_id,
+            "name": "Amazon" + mp.domain_name.removeprefix("www.amazon"),
+            "countryCode": mp.country_code,
+            "defaultCurrencyCode": mp.currency,
+            "defaultLanguageCode": mp.language_code,
+            "domainName": mp.domain_name,
+        },
+        "storeName": store_name,
+        "participation": {"isParticipating": participating, "hasSuspendedListings": suspended},
+    }
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body), status, mimetype="application/json", headers=headers)
+    response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    return response
+
+
+def _lwa_error(status: int, error: str, description: str) -> Response:
+    return _json(status, {"error": error, "error_description": description})
+
+
+def _missing(name: str) -> Response:
+    return _lwa_error(400, "invalid_request",
+                      f"The request is missing a required parameter : {name}")
+
+
+def _invalid_client() -> Response:
+    return _lwa_error(401, "invalid_client",
+                      "Client authentication failed (unknown client, no client authentication "
+                      "included, or unsupported authentication method).")
+
+
+def _sp_error(status: int, code: str, message: str, details: str = "",
+              headers: dict[str, str] | None = None) -> Response:
+    # ErrorList envelope of sellers.json (definitions Error / ErrorList).
+    return _json(status, {"errors": [{"code": code, "message": message, "details": details}]},
+                 headers)
+
+
+def _quota_exceeded(headers: dict[str, str]) -> Response:
+    return _sp_error(429, "QuotaExceeded", "You exceeded your quota for the requested resource.",
+                     headers=headers)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI: serve a stand-in Amazon on 127.0.0.1 until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m portal.amazon.standin",
+                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds slept per request")
+    parser.add_argument("--slow-seconds", type=float, default=10.0)
+    parser.add_argument("--client-id", default="standin-client")
+    parser.add_argument("--client-secret", default="standin-secret")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    amazon = StandinAmazon(args.latency, args.client_id, args.client_secret,
+                           slow_seconds=args.slow_seconds, port=args.port).start()
+    try:
+        print(f"Stand-in Amazon serving at {amazon.url} (Ctrl-C to stop)")
+        print(f"  AMAZON_LWA_TOKEN_URL={amazon.token_url}")
+        for code in REGIONS:
+            print(f"  AMAZON_SPAPI_ENDPOINT_{code}={amazon.endpoint}")
+        print(f"  AMAZON_LWA_CLIENT_ID={amazon.client_id}")
+        print(f"  AMAZON_LWA_CLIENT_SECRET={amazon.client_secret}")
+        print(f"  refresh tokens: {CONVENTION_PREFIX}<scenario>-<anything>; scenarios: "
+              + ", ".join(SCENARIOS), flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        amazon.stop()
+
+
+if __name__ == "__main__":
+    main()
