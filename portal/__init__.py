@@ -120,6 +120,8 @@ def _enforce_session_rules():
     """Set-up gate, idle and absolute session timeouts, and the forced password change."""
     from flask import current_app
 
+    if request.routing_exception is not None:
+        return None  # bad Host, unknown URL or method: let the error answer come through
     endpoint = request.endpoint or ""
     if not current_app.extensions.get("portal_set_up"):
         from .models import count_users

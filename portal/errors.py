@@ -1,5 +1,6 @@
 """Error pages and fragments that reveal nothing internal."""
 from flask import Flask, render_template, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -19,6 +20,8 @@ MESSAGES = {
 
 
 def _render(status: int, message: str):
+    if request_ctx.url_adapter is None:  # an untrusted Host header: no page can be built for it
+        return message, status, {"Content-Type": "text/plain; charset=utf-8"}
     if is_htmx():
         # htmx swaps error answers (see htmx-config) into the page's message area, not the target.
         headers = {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}

@@ -13,7 +13,9 @@ def is_history_restore() -> bool:
 
 
 def render_block(template_name: str, block_name: str, **context) -> str:
-    """Render one named block of a template with the normal Flask template context."""
+    """Render one named block of a template with the normal Flask template context.
+
+    Only the block runs: macros it uses must be imported inside the block, not at the top."""
     app = current_app._get_current_object()
     template = app.jinja_env.get_template(template_name)
     app.update_template_context(context)
