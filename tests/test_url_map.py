@@ -1,0 +1,77 @@
+"""Walk the URL map: every state change is a POST that needs a CSRF token; GETs never write."""
+import pytest
+
+from portal.extensions import db
+
+SAMPLE_ARGS = {"action": "deactivate"}
+
+
+@pytest.fixture
+def world(app, admin_a, member_a):
+    """Objects whose ids fill the URL rules' variables."""
+    return {"user_id": member_a.id}
+
+
+def _urls(app, world, method):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or method not in rule.methods:
+            continue
+        values = {}
+        for arg in rule.arguments:
+            if arg in world:
+                values[arg] = world[arg]
+            elif arg in SAMPLE_ARGS:
+                values[arg] = SAMPLE_ARGS[arg]
+            else:
+                raise AssertionError(f"tests/test_url_map.py: give a sample value for <{arg}> of {rule.rule}")
+        yield rule.endpoint, rule.rule.replace("<", "{").replace(">", "}"), _build(rule, values)
+
+
+def _build(rule, values):
+    path = rule.rule
+    for arg in rule.arguments:
+        import re
+
+        path = re.sub(r"<(?:[^:<>]+:)?%s>|<any\([^)]*\):%s>" % (arg, arg), str(values[arg]), path)
+    return path
+
+
+def _snapshot():
+    state = {}
+    for table in db.metadata.sorted_tables:
+        rows = db.session.execute(table.select()).all()
+        state[table.name] = sorted(repr(tuple(row)) for row in rows)
+    return state
+
+
+def test_every_post_route_refuses_a_missing_csrf_token(app, client, world, admin_a, login):
+    login(client, admin_a)
+    before = _snapshot()
+    checked = 0
+    for endpoint, _rule, url in _urls(app, world, "POST"):
+        for headers in ({}, {"HX-Request": "true"}):
+            response = client.post(url, data={"role": "admin", "lang": "en"}, csrf=False, headers=headers)
+            assert response.status_code == 400, (endpoint, url, response.status_code)
+        checked += 1
+    assert checked >= 8
+    assert _snapshot() == before
+
+
+def test_get_routes_never_change_the_database(app, client, world, admin_a, login):
+    login(client, admin_a)
+    before = _snapshot()
+    for endpoint, _rule, url in _urls(app, world, "GET"):
+        response = client.get(url)
+        assert response.status_code < 500, (endpoint, url)
+    after = _snapshot()
+    assert after == before
+
+
+def test_state_changing_endpoints_do_not_accept_get(app):
+    writers = [rule for rule in app.url_map.iter_rules()
+               if "POST" in rule.methods and "GET" in rule.methods]
+    # Routes that show a form on GET and save it on POST: GET only renders (test above).
+    assert all(rule.endpoint.split(".")[-1] in FORM_PAGES for rule in writers), [r.endpoint for r in writers]
+
+
+FORM_PAGES = {"setup", "login", "change_password_view", "new_user", "reset_user_password"}
