@@ -115,3 +115,13 @@ class Config:
     PAGE_SIZE = env_int("PAGE_SIZE", 50)
 
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+
+    # Amazon shops
+    SELLER_ID_PATTERN = env_str("SELLER_ID_PATTERN", r"A[0-9A-Z]{9,15}")
+    AUTHORIZATION_VALIDITY_DAYS = env_int("AUTHORIZATION_VALIDITY_DAYS", 365)
+    AUTHORIZATION_WARN_DAYS = env_int("AUTHORIZATION_WARN_DAYS", 30)
+    # What the add-shop dialog tells sellers to authorize, per region (the original help page's values).
+    AMAZON_DEVELOPER_NAME = env_str("AMAZON_DEVELOPER_NAME", "xiaomi")
+    AMAZON_DEVELOPER_ID_NA = env_str("AMAZON_DEVELOPER_ID_NA", "714467252092")
+    AMAZON_DEVELOPER_ID_EU = env_str("AMAZON_DEVELOPER_ID_EU", "931020309560")
+    AMAZON_DEVELOPER_ID_FE = env_str("AMAZON_DEVELOPER_ID_FE", "112939318357")

@@ -47,10 +47,12 @@ def create_app(config_class: type = Config) -> Flask:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
+    from .shops import bp as shops_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(shops_bp)
 
     from . import errors, security
 
@@ -179,7 +181,12 @@ def _template_globals() -> dict:
     from flask_babel import get_locale
 
     locale = get_locale()
-    return {"current_lang": locale.language if locale else "zh", "htmx_config": HTMX_CONFIG}
+    from .amazon.marketplaces import display_name, marketplace_by_id
+    from .shops.lifecycle import lifecycle
+
+    return {"current_lang": locale.language if locale else "zh", "htmx_config": HTMX_CONFIG,
+            "lifecycle": lifecycle, "marketplace": marketplace_by_id,
+            "place_name": lambda item: display_name(item, locale)}
 
 
 def _configure_logging(app: Flask) -> None:

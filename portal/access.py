@@ -30,3 +30,48 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def visible_shops(user):
+    """Select of the shops `user` may see: every shop of the company for admins, the assigned ones
+    for members. Every shop list, count, search and lookup by id starts here."""
+    from sqlalchemy import select
+
+    from .models import Shop
+
+    query = select(Shop).where(Shop.company_id == user.company_id)
+    if not user.is_admin:
+        query = query.where(Shop.id.in_(_assigned_ids(user)))
+    return query
+
+
+def assigned_shops(user):
+    """Select of the shops assigned to `user` ("My shops"), for admins and members alike."""
+    from .models import Shop
+
+    return visible_shops(user).where(Shop.id.in_(_assigned_ids(user)))
+
+
+def _assigned_ids(user):
+    from sqlalchemy import select
+
+    from .models import ShopAssignment
+
+    return select(ShopAssignment.shop_id).where(ShopAssignment.user_id == user.id)
+
+
+def get_visible_shop_or_404(user, shop_id: int, *options):
+    """The shop if `user` may see it, else 404 — also for ids of other companies, so existence never leaks."""
+    from .extensions import db
+    from .models import Shop
+
+    shop = db.session.scalar(visible_shops(user).where(Shop.id == shop_id).options(*options))
+    if shop is None:
+        abort(404)
+    return shop
+
+
+def may_reauthorize(user, shop) -> bool:
+    """Admins, and members assigned to the shop (re-authorizing happens at the shop's own computer).
+    Members reach a shop only through visible_shops, i.e. only when assigned."""
+    return user.is_admin or any(a.user_id == user.id for a in shop.assignments)

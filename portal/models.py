@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -80,3 +80,93 @@ class User(UserMixin, db.Model):
 
 def count_users() -> int:
     return db.session.scalar(db.select(func.count(User.id))) or 0
+
+
+# --- Amazon shops -------------------------------------------------------------------------------
+
+SHOP_NAME_MAX = 100
+SELLER_ID_MAX = 32
+MODE_SINGLE = "single"
+MODE_MULTI = "multi"
+
+
+class SellerAuthorization(db.Model):
+    """One seller's grant to the portal in one region: the LWA refresh token, encrypted.
+
+    Several shops of the company may use it (one seller, several countries)."""
+
+    __tablename__ = "seller_authorization"
+    __table_args__ = (UniqueConstraint("company_id", "seller_id", "region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    seller_id: Mapped[str] = mapped_column(String(SELLER_ID_MAX))  # normalized: trimmed, upper case
+    region: Mapped[str] = mapped_column(String(2))
+    token_ciphertext: Mapped[str] = mapped_column(Text)  # see portal/crypto.py; never rendered
+    token_last4: Mapped[str] = mapped_column(String(4))
+    authorized_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    shops: Mapped[list[Shop]] = relationship(back_populates="authorization")
+
+
+class Shop(db.Model):
+    __tablename__ = "shop"
+    __table_args__ = (UniqueConstraint("company_id", "name_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("seller_authorization.id"), index=True)
+    name: Mapped[str] = mapped_column(String(SHOP_NAME_MAX))
+    name_key: Mapped[str] = mapped_column(String(SHOP_NAME_MAX))  # case-folded name: unique per company
+    mode: Mapped[str] = mapped_column(String(8), default=MODE_SINGLE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    authorization: Mapped[SellerAuthorization] = relationship(back_populates="shops", lazy="joined")
+    marketplaces: Mapped[list[ShopMarketplace]] = relationship(
+        back_populates="shop", cascade="all, delete-orphan", order_by="ShopMarketplace.position")
+    assignments: Mapped[list[ShopAssignment]] = relationship(back_populates="shop", cascade="all, delete-orphan")
+
+    @property
+    def seller_id(self) -> str:
+        return self.authorization.seller_id
+
+    @property
+    def region(self) -> str:
+        return self.authorization.region
+
+    @property
+    def marketplace_ids(self) -> list[str]:
+        return [m.marketplace_id for m in self.marketplaces]
+
+
+class ShopMarketplace(db.Model):
+    """A marketplace a shop covers. One marketplace of a seller belongs to one shop of the company:
+    the unique constraint makes that hold under concurrent binds too."""
+
+    __tablename__ = "shop_marketplace"
+    __table_args__ = (UniqueConstraint("authorization_id", "marketplace_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"), index=True)
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("seller_authorization.id", ondelete="CASCADE"))
+    marketplace_id: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    shop: Mapped[Shop] = relationship(back_populates="marketplaces")
+
+
+class ShopAssignment(db.Model):
+    __tablename__ = "shop_assignment"
+    __table_args__ = (UniqueConstraint("shop_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    shop: Mapped[Shop] = relationship(back_populates="assignments")
+    user: Mapped[User] = relationship()

@@ -196,3 +196,28 @@ def member_a(make_user, company_a):
 @pytest.fixture
 def admin_b(make_user, make_company):
     return make_user(make_company("Company B"), role="admin", email="admin-b@example.com", name="Admin B")
+
+
+@pytest.fixture
+def make_shop(app):
+    """Bind a shop through the real service (token encrypted as in production)."""
+    from portal.extensions import db
+    from portal.shops.services import create_shop
+
+    counter = iter(range(1, 10_000))
+
+    def make(creator, name=None, region="NA", marketplaces=("ATVPDKIKX0DER",), seller_id=None,
+             token=None, assign=()):
+        n = next(counter)
+        mode = "multi" if len(marketplaces) > 1 else "single"
+        result = create_shop(creator, name=name or f"Shop {n}", region=region, mode=mode,
+                             marketplace_ids=list(marketplaces), seller_id=seller_id or f"A{n:012d}",
+                             token=token or f"Atzr|test-refresh-token-{n:04d}-abcdefghijklmnop")
+        for user in assign:
+            from portal.models import ShopAssignment
+
+            result.shop.assignments.append(ShopAssignment(user_id=user.id))
+        db.session.commit()
+        return result.shop
+
+    return make

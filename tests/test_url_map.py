@@ -7,9 +7,10 @@ SAMPLE_ARGS = {"action": "deactivate"}
 
 
 @pytest.fixture
-def world(app, admin_a, member_a):
+def world(app, admin_a, member_a, make_shop):
     """Objects whose ids fill the URL rules' variables."""
-    return {"user_id": member_a.id}
+    shop = make_shop(admin_a, assign=[member_a])
+    return {"user_id": member_a.id, "shop_id": shop.id}
 
 
 def _urls(app, world, method):
@@ -74,4 +75,5 @@ def test_state_changing_endpoints_do_not_accept_get(app):
     assert all(rule.endpoint.split(".")[-1] in FORM_PAGES for rule in writers), [r.endpoint for r in writers]
 
 
-FORM_PAGES = {"setup", "login", "change_password_view", "new_user", "reset_user_password"}
+FORM_PAGES = {"setup", "login", "change_password_view", "new_user", "reset_user_password", "new_shop", "edit",
+              "reauthorize", "assign", "user_shops"}

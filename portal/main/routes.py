@@ -1,7 +1,6 @@
 from flask import current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from ..access import admin_required
 from ..auth.routes import safe_next
 from ..htmx import render_page
 from . import bp
@@ -12,19 +11,7 @@ LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 @bp.route("/")
 @login_required
 def index():
-    return redirect(url_for("main.shop_list" if current_user.is_admin else "main.my_shops"))
-
-
-@bp.route("/shops")
-@admin_required
-def shop_list():
-    return render_page("main/placeholder.html", "content", page="shop_list")
-
-
-@bp.route("/my-shops")
-@login_required
-def my_shops():
-    return render_page("main/placeholder.html", "content", page="my_shops")
+    return redirect(url_for("shops.shop_list" if current_user.is_admin else "shops.my_shops"))
 
 
 @bp.route("/other-stores")

@@ -1,0 +1,295 @@
+from datetime import timedelta
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, selectinload
+
+from ..access import admin_required, assigned_shops, get_visible_shop_or_404, may_reauthorize, visible_shops
+from ..amazon.marketplaces import REGIONS
+from ..extensions import db
+from ..htmx import hx_redirect, is_htmx, render_page
+from ..models import SellerAuthorization, Shop, ShopAssignment, User, utcnow
+from ..pagination import paginate
+from . import bp
+from .forms import AssignForm, BulkAssignForm, EditShopForm, ReauthorizeForm, ShopForm, guidance
+from .services import (ShopError, bulk_assign, company_members, create_shop, delete_shop, replace_token,
+                       set_shop_assignees, set_user_shops, update_shop)
+
+SORTS = {
+    "name": (Shop.name_key, Shop.id),
+    "-name": (Shop.name_key.desc(), Shop.id.desc()),
+    "created": (Shop.created_at, Shop.id),
+    "-created": (Shop.created_at.desc(), Shop.id.desc()),
+    "expiry": (SellerAuthorization.authorized_at, Shop.id),
+    "-expiry": (SellerAuthorization.authorized_at.desc(), Shop.id.desc()),
+}
+LIFECYCLE_FILTERS = ("valid", "expiring", "expired")
+
+
+def _filters():
+    args = request.args
+    return {
+        "q": args.get("q", "").strip()[:100],
+        "region": args.get("region") if args.get("region") in REGIONS else "",
+        "status": args.get("status") if args.get("status") in LIFECYCLE_FILTERS else "",
+        "sort": args.get("sort") if args.get("sort") in SORTS else "name",
+    }
+
+
+def _filtered(query, filters):
+    query = query.join(Shop.authorization).options(contains_eager(Shop.authorization))
+    if filters["q"]:
+        like = f"%{filters['q'].casefold()}%"
+        query = query.where(or_(Shop.name_key.like(like), SellerAuthorization.seller_id.like(like.upper())))
+    if filters["region"]:
+        query = query.where(SellerAuthorization.region == filters["region"])
+    if filters["status"]:
+        cfg = current_app.config
+        now = utcnow()
+        expired_before = now - timedelta(days=cfg["AUTHORIZATION_VALIDITY_DAYS"])
+        warn_before = expired_before + timedelta(days=cfg["AUTHORIZATION_WARN_DAYS"])
+        column = SellerAuthorization.authorized_at
+        query = query.where({"expired": column <= expired_before,
+                             "expiring": (column > expired_before) & (column <= warn_before),
+                             "valid": column > warn_before}[filters["status"]])
+    return query.order_by(*SORTS[filters["sort"]])
+
+
+def _list(view: str, base):
+    filters = _filters()
+    options = [selectinload(Shop.marketplaces)]
+    if view == "all":
+        options.append(selectinload(Shop.assignments).selectinload(ShopAssignment.user))
+    query = _filtered(base, filters).options(*options)
+    page = paginate(query, request.args.get("page"))
+    endpoint = "shops.shop_list" if view == "all" else "shops.my_shops"
+    args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
+    context = {"page": page, "filters": filters, "args": args, "view": view, "endpoint": endpoint,
+               "regions": REGIONS, "nav": "shop_list" if view == "all" else "my_shops"}
+    if view == "all":
+        context["members"] = list(db.session.scalars(company_members(current_user.company_id)))
+        context["bulk_form"] = BulkAssignForm()
+    return render_page("shops/list.html", "results", **context)
+
+
+@bp.route("/shops")
+@admin_required
+def shop_list():
+    return _list("all", visible_shops(current_user))
+
+
+@bp.route("/my-shops")
+@login_required
+def my_shops():
+    return _list("mine", assigned_shops(current_user))
+
+
+def _region_from(form_region: str | None) -> str:
+    return form_region if form_region in REGIONS else "NA"
+
+
+def _shop_form_context(form, region):
+    return {"form": form, "guide": guidance(region, form.selected_marketplaces()), "regions": REGIONS}
+
+
+@bp.route("/shops/new", methods=["GET", "POST"])
+@login_required
+def new_shop():
+    form = ShopForm()
+    region = _region_from(form.region.data)
+    form.bind_region(region)
+    if form.validate_on_submit():
+        try:
+            result = _with_retry(lambda: create_shop(
+                current_user, name=form.name.data, region=region, mode=form.mode.data,
+                marketplace_ids=form.selected_marketplaces(), seller_id=form.seller_id.data, token=form.token.data))
+        except ShopError as error:
+            db.session.rollback()
+            field = getattr(form, error.field or "name")
+            if error.field == "marketplaces" and form.mode.data != "multi":
+                field = form.marketplace
+            field.errors = list(field.errors) + [error.message]
+        else:
+            db.session.commit()
+            flash(_("Shop “%(name)s” added. Click Verify to check the binding with Amazon.", name=result.shop.name),
+                  "success")
+            if result.token_replaced and result.other_shops:
+                flash(_("The new token replaced the stored one for seller %(seller)s; it is now used by its other "
+                        "shops too: %(shops)s.", seller=result.shop.seller_id, shops="、".join(result.other_shops)),
+                      "info")
+            back = request.args.get("from") == "mine" or not current_user.is_admin
+            return hx_redirect(url_for("shops.my_shops" if back else "shops.shop_list"))
+    return render_page("shops/new.html", "dialog", **_shop_form_context(form, region))
+
+
+def _with_retry(work):
+    """Run a write once more after a unique-constraint race, so the second run reports the clash
+    as a clear duplicate message (the checks then see the row the other request committed)."""
+    try:
+        result = work()
+        db.session.flush()
+        return result
+    except IntegrityError:
+        db.session.rollback()
+    try:
+        return work()
+    except IntegrityError:
+        db.session.rollback()
+        raise ShopError(_("Someone else just saved the same shop. Reload the list and check it.")) from None
+
+
+@bp.route("/shops/form-fields")
+@login_required
+def form_fields():
+    """The part of the add/edit form that follows the region and mode (htmx swaps it in place)."""
+    form = EditShopForm(formdata=request.args, meta={"csrf": False}) if request.args.get("edit") else \
+        ShopForm(formdata=request.args, meta={"csrf": False})
+    region = _region_from(request.args.get("region"))
+    form.bind_region(region)
+    return render_template("shops/_market_fields.html", **_shop_form_context(form, region))
+
+
+@bp.route("/shops/<int:shop_id>")
+@login_required
+def detail(shop_id: int):
+    shop = get_visible_shop_or_404(current_user, shop_id, selectinload(Shop.marketplaces),
+                                   selectinload(Shop.assignments).selectinload(ShopAssignment.user))
+    return render_page("shops/detail.html", None, shop=shop, may_reauthorize=may_reauthorize(current_user, shop),
+                       nav="shop_list" if current_user.is_admin else "my_shops")
+
+
+@bp.route("/shops/<int:shop_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(shop_id: int):
+    shop = get_visible_shop_or_404(current_user, shop_id, selectinload(Shop.marketplaces))
+    form = EditShopForm(obj=None if request.method == "POST" else shop,
+                        data=None if request.method == "POST" else {
+                            "name": shop.name, "mode": shop.mode, "marketplaces": shop.marketplace_ids,
+                            "marketplace": shop.marketplace_ids[0] if shop.marketplace_ids else ""})
+    form.bind_region(shop.region)
+    if form.validate_on_submit():
+        try:
+            update_shop(shop, name=form.name.data, mode=form.mode.data, marketplace_ids=form.selected_marketplaces())
+            db.session.flush()
+        except (ShopError, IntegrityError) as error:
+            db.session.rollback()
+            message = error.message if isinstance(error, ShopError) else _("Someone else changed this shop at the "
+                                                                             "same time. Reload and try again.")
+            target = getattr(form, getattr(error, "field", None) or "name")
+            if target is form.marketplaces and form.mode.data != "multi":
+                target = form.marketplace
+            target.errors = list(target.errors) + [message]
+            shop = get_visible_shop_or_404(current_user, shop_id)
+        else:
+            db.session.commit()
+            flash(_("Shop “%(name)s” saved.", name=shop.name), "success")
+            return hx_redirect(url_for("shops.detail", shop_id=shop.id))
+    return render_page("shops/edit.html", "dialog", shop=shop, **_shop_form_context(form, shop.region))
+
+
+@bp.route("/shops/<int:shop_id>/reauthorize", methods=["GET", "POST"])
+@login_required
+def reauthorize(shop_id: int):
+    shop = get_visible_shop_or_404(current_user, shop_id, selectinload(Shop.assignments))
+    if not may_reauthorize(current_user, shop):
+        abort(403)
+    form = ReauthorizeForm()
+    if form.validate_on_submit():
+        others = replace_token(shop, current_user, form.token.data)
+        db.session.commit()
+        flash(_("New authorization saved for “%(name)s”. It is valid for %(days)d days from today.", name=shop.name,
+                days=current_app.config["AUTHORIZATION_VALIDITY_DAYS"]), "success")
+        if others:
+            flash(_("The same authorization is used by: %(shops)s.", shops="、".join(others)), "info")
+        return hx_redirect(url_for("shops.detail", shop_id=shop.id))
+    return render_page("shops/reauthorize.html", "dialog", shop=shop, form=form,
+                       guide=guidance(shop.region, shop.marketplace_ids))
+
+
+@bp.route("/shops/<int:shop_id>/delete", methods=["POST"])
+@admin_required
+def delete(shop_id: int):
+    from ..admin.forms import ConfirmForm
+
+    shop = get_visible_shop_or_404(current_user, shop_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    name = shop.name
+    token_removed = delete_shop(shop)
+    db.session.commit()
+    message = _("Shop “%(name)s” deleted.", name=name)
+    if token_removed:
+        message += " " + _("No other shop used its seller authorization, so the stored token was removed too.")
+    flash(message, "success")
+    return hx_redirect(url_for("shops.shop_list"))
+
+
+@bp.route("/shops/<int:shop_id>/assign", methods=["GET", "POST"])
+@admin_required
+def assign(shop_id: int):
+    shop = get_visible_shop_or_404(current_user, shop_id, selectinload(Shop.assignments))
+    members = list(db.session.scalars(company_members(current_user.company_id)))
+    form = AssignForm()
+    if form.validate_on_submit():
+        set_shop_assignees(shop, selected=set(form.selected.data or []), shown=set(form.shown.data or []))
+        db.session.commit()
+        flash(_("Staff for “%(name)s” saved.", name=shop.name), "success")
+        return hx_redirect(url_for("shops.detail", shop_id=shop.id))
+    assigned = {a.user_id for a in shop.assignments}
+    return render_page("shops/assign.html", "dialog", shop=shop, members=members, assigned=assigned, form=form)
+
+
+@bp.route("/shops/bulk-assign", methods=["POST"])
+@admin_required
+def bulk_assign_view():
+    form = BulkAssignForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = db.session.scalar(select(User).where(User.company_id == current_user.company_id,
+                                                User.id == form.user_id.data))
+    if user is None:
+        abort(404)
+    shop_ids = set(form.shop_ids.data or [])
+    if not shop_ids:
+        flash(_("Tick the shops to assign first."), "warning")
+        return hx_redirect(request.referrer if _same_site(request.referrer) else url_for("shops.shop_list"))
+    added = bulk_assign(current_user.company_id, user, shop_ids)
+    db.session.commit()
+    flash(ngettext("%(num)d shop newly assigned to %(name)s.", "%(num)d shops newly assigned to %(name)s.", added,
+                   name=user.display_name), "success")
+    return hx_redirect(request.referrer if _same_site(request.referrer) else url_for("shops.shop_list"))
+
+
+def _same_site(url: str | None) -> bool:
+    from urllib.parse import urlsplit
+
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.netloc == request.host and parts.path.startswith("/shops")
+
+
+@bp.route("/admin/users/<int:user_id>/shops", methods=["GET", "POST"])
+@admin_required
+def user_shops(user_id: int):
+    from ..admin.routes import get_company_user_or_404
+
+    user = get_company_user_or_404(user_id)
+    form = AssignForm()
+    if form.validate_on_submit():
+        set_user_shops(user, selected=set(form.selected.data or []), shown=set(form.shown.data or []))
+        db.session.commit()
+        flash(_("Shops of %(name)s saved.", name=user.display_name), "success")
+        return redirect(url_for("shops.user_shops", user_id=user.id, **request.args), 303)
+    filters = _filters()
+    page = paginate(_filtered(visible_shops(current_user), filters), request.args.get("page"))
+    assigned = set(db.session.scalars(select(ShopAssignment.shop_id).where(
+        ShopAssignment.user_id == user.id, ShopAssignment.shop_id.in_([s.id for s in page.items]))))
+    total_assigned = db.session.scalar(select(func.count(ShopAssignment.id)).where(ShopAssignment.user_id == user.id))
+    args = {k: v for k, v in filters.items() if v and k != "sort"}
+    return render_page("shops/user_shops.html", "results", user=user, page=page, assigned=assigned, form=form,
+                       filters=filters, args=args, total_assigned=total_assigned, nav="users")

@@ -1,0 +1,201 @@
+"""Shop services: plain arguments in; they flush, the view commits once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select
+
+from ..amazon.marketplaces import marketplace_by_id
+from ..crypto import encrypt_token
+from ..extensions import db
+from ..models import (ROLE_MEMBER, SellerAuthorization, Shop, ShopAssignment, ShopMarketplace, User,
+                      utcnow)
+
+
+class ShopError(ValueError):
+    """A rule refused the request; `field` names the form field the message belongs to."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+@dataclass
+class BindResult:
+    shop: Shop
+    token_replaced: bool = False
+    other_shops: list[str] = field(default_factory=list)
+
+
+def name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def expiry_of(authorization: SellerAuthorization):
+    return authorization.authorized_at + timedelta(days=current_app.config["AUTHORIZATION_VALIDITY_DAYS"])
+
+
+def find_authorization(company_id: int, seller_id: str, region: str) -> SellerAuthorization | None:
+    return db.session.scalar(select(SellerAuthorization).where(
+        SellerAuthorization.company_id == company_id, SellerAuthorization.seller_id == seller_id,
+        SellerAuthorization.region == region))
+
+
+def _check_name_free(company_id: int, name: str, exclude_shop_id: int | None = None) -> None:
+    query = select(Shop.id).where(Shop.company_id == company_id, Shop.name_key == name_key(name))
+    if exclude_shop_id:
+        query = query.where(Shop.id != exclude_shop_id)
+    if db.session.scalar(query) is not None:
+        raise ShopError(_l("Your company already has a shop with this name. Choose another name."), field="name")
+
+
+def _check_marketplaces_free(authorization: SellerAuthorization | None, marketplace_ids: list[str],
+                             exclude_shop_id: int | None = None) -> None:
+    if authorization is None or authorization.id is None:
+        return
+    query = (select(ShopMarketplace.marketplace_id, Shop.name)
+             .join(Shop, Shop.id == ShopMarketplace.shop_id)
+             .where(ShopMarketplace.authorization_id == authorization.id,
+                    ShopMarketplace.marketplace_id.in_(marketplace_ids)))
+    if exclude_shop_id:
+        query = query.where(Shop.id != exclude_shop_id)
+    taken = db.session.execute(query).first()
+    if taken is not None:
+        marketplace = marketplace_by_id(taken.marketplace_id)
+        raise ShopError(_l("Seller %(seller)s is already bound for %(country)s in the shop “%(shop)s”.",
+                           seller=authorization.seller_id, country=marketplace.country_code if marketplace else "?",
+                           shop=taken.name), field="marketplaces")
+
+
+def _set_token(authorization: SellerAuthorization, token: str, user: User) -> None:
+    now = utcnow()
+    authorization.token_ciphertext = encrypt_token(token, company_id=authorization.company_id,
+                                                   seller_id=authorization.seller_id, region=authorization.region)
+    authorization.token_last4 = token[-4:]
+    authorization.authorized_at = now
+    authorization.token_updated_at = now
+    authorization.token_updated_by_id = user.id
+
+
+def _may_replace_token(user: User, authorization: SellerAuthorization) -> bool:
+    if user.is_admin:
+        return True
+    return db.session.scalar(select(func.count(ShopAssignment.id)).join(Shop).where(
+        Shop.authorization_id == authorization.id, ShopAssignment.user_id == user.id)) > 0
+
+
+def create_shop(user: User, *, name: str, region: str, mode: str, marketplace_ids: list[str], seller_id: str,
+                token: str | None) -> BindResult:
+    """Bind a shop. The token belongs to the seller's authorization in the region: a new token
+    replaces the stored one for all of that seller's shops there."""
+    company_id = user.company_id
+    _check_name_free(company_id, name)
+    authorization = find_authorization(company_id, seller_id, region)
+    _check_marketplaces_free(authorization, marketplace_ids)
+    result_other_shops = []
+    replaced = False
+    if authorization is None:
+        if not token:
+            raise ShopError(_l("Paste the authorization token for this seller."), field="token")
+        authorization = SellerAuthorization(company_id=company_id, seller_id=seller_id, region=region)
+        _set_token(authorization, token, user)
+        db.session.add(authorization)
+        db.session.flush()
+    elif token:
+        if not _may_replace_token(user, authorization):
+            raise ShopError(_l("This seller is already authorized in your company. Leave the token empty to use "
+                               "that authorization, or ask an admin to re-authorize it."), field="token")
+        _set_token(authorization, token, user)
+        replaced = True
+        result_other_shops = [s.name for s in authorization.shops]
+    shop = Shop(company_id=company_id, authorization=authorization, name=name, name_key=name_key(name), mode=mode,
+                created_by_id=user.id)
+    shop.marketplaces = [ShopMarketplace(authorization_id=authorization.id, marketplace_id=m, position=i)
+                         for i, m in enumerate(marketplace_ids)]
+    db.session.add(shop)
+    if user.role == ROLE_MEMBER:
+        shop.assignments.append(ShopAssignment(user_id=user.id))
+    db.session.flush()
+    return BindResult(shop=shop, token_replaced=replaced, other_shops=result_other_shops)
+
+
+def update_shop(shop: Shop, *, name: str, mode: str, marketplace_ids: list[str]) -> None:
+    _check_name_free(shop.company_id, name, exclude_shop_id=shop.id)
+    _check_marketplaces_free(shop.authorization, marketplace_ids, exclude_shop_id=shop.id)
+    shop.name = name
+    shop.name_key = name_key(name)
+    shop.mode = mode
+    if shop.marketplace_ids != marketplace_ids:
+        shop.marketplaces.clear()
+        db.session.flush()  # free the (seller, marketplace) slots before taking them again
+        shop.marketplaces.extend(ShopMarketplace(authorization_id=shop.authorization_id, marketplace_id=m,
+                                                 position=i) for i, m in enumerate(marketplace_ids))
+    db.session.flush()
+
+
+def replace_token(shop: Shop, user: User, token: str) -> list[str]:
+    """Re-authorize: a new refresh token for the shop's seller authorization. Returns the names of
+    the other shops that share it (they use the new token too)."""
+    authorization = shop.authorization
+    _set_token(authorization, token, user)
+    db.session.flush()
+    return [s.name for s in authorization.shops if s.id != shop.id]
+
+
+def delete_shop(shop: Shop) -> bool:
+    """Delete a shop and its assignments; the seller's token goes too when no shop uses it any more.
+    Returns True when the token was removed."""
+    authorization = shop.authorization
+    db.session.delete(shop)
+    db.session.flush()
+    remaining = db.session.scalar(select(func.count(Shop.id)).where(Shop.authorization_id == authorization.id))
+    if remaining == 0:
+        db.session.delete(authorization)
+        db.session.flush()
+        return True
+    return False
+
+
+def company_members(company_id: int):
+    """Active staff who can be assigned shops (admins see every shop anyway)."""
+    return select(User).where(User.company_id == company_id, User.active.is_(True)).order_by(User.display_name)
+
+
+def set_shop_assignees(shop: Shop, *, selected: set[int], shown: set[int]) -> None:
+    """Among the users shown on the form, assign the ticked ones and unassign the others."""
+    valid = set(db.session.scalars(select(User.id).where(User.company_id == shop.company_id, User.id.in_(shown))))
+    current = {a.user_id for a in shop.assignments}
+    for user_id in (selected & valid) - current:
+        shop.assignments.append(ShopAssignment(user_id=user_id))
+    for assignment in [a for a in shop.assignments if a.user_id in (valid - selected)]:
+        shop.assignments.remove(assignment)
+    db.session.flush()
+
+
+def set_user_shops(user: User, *, selected: set[int], shown: set[int]) -> None:
+    """Among the shops shown on the form, assign the ticked ones to `user` and unassign the others."""
+    valid = set(db.session.scalars(select(Shop.id).where(Shop.company_id == user.company_id, Shop.id.in_(shown))))
+    current = set(db.session.scalars(select(ShopAssignment.shop_id).where(ShopAssignment.user_id == user.id,
+                                                                          ShopAssignment.shop_id.in_(valid))))
+    for shop_id in (selected & valid) - current:
+        db.session.add(ShopAssignment(shop_id=shop_id, user_id=user.id))
+    remove = valid - selected
+    if remove:
+        db.session.execute(delete(ShopAssignment).where(ShopAssignment.user_id == user.id,
+                                                        ShopAssignment.shop_id.in_(remove)))
+    db.session.flush()
+
+
+def bulk_assign(company_id: int, user: User, shop_ids: set[int]) -> int:
+    """Assign the given shops of the company to `user`; returns how many were newly assigned."""
+    valid = set(db.session.scalars(select(Shop.id).where(Shop.company_id == company_id, Shop.id.in_(shop_ids))))
+    current = set(db.session.scalars(select(ShopAssignment.shop_id).where(ShopAssignment.user_id == user.id,
+                                                                          ShopAssignment.shop_id.in_(valid))))
+    for shop_id in valid - current:
+        db.session.add(ShopAssignment(shop_id=shop_id, user_id=user.id))
+    db.session.flush()
+    return len(valid - current)
