@@ -13,8 +13,9 @@ class AccountError(ValueError):
     """A request the rules refuse; str(error) is a message for the user."""
 
     def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.message = message
+        # str(): a lazy string renders as markup (it has __html__), and messages may carry user text.
+        super().__init__(str(message))
+        self.message = str(message)
         self.field = field
 
 

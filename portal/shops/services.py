@@ -19,8 +19,9 @@ class ShopError(ValueError):
     """A rule refused the request; `field` names the form field the message belongs to."""
 
     def __init__(self, message, field: str | None = None):
+        # str(): a lazy string renders as markup (it has __html__), and messages may carry user text.
         super().__init__(str(message))
-        self.message = message
+        self.message = str(message)
         self.field = field
 
 

@@ -16,7 +16,7 @@ _TOKEN_RE = re.compile(r"^Atzr\|[\x21-\x7e]+$")
 class InputProblem(ValueError):
     def __init__(self, message):
         super().__init__(str(message))
-        self.message = message
+        self.message = str(message)  # never a lazy string in a template: it would skip escaping
 
 
 def normalize_seller_id(raw: str) -> str:
