@@ -125,3 +125,18 @@ class Config:
     AMAZON_DEVELOPER_ID_NA = env_str("AMAZON_DEVELOPER_ID_NA", "714467252092")
     AMAZON_DEVELOPER_ID_EU = env_str("AMAZON_DEVELOPER_ID_EU", "931020309560")
     AMAZON_DEVELOPER_ID_FE = env_str("AMAZON_DEVELOPER_ID_FE", "112939318357")
+
+    # Amazon SP-API: the portal's application, where to call, how patiently.
+    AMAZON_LWA_CLIENT_ID = env_str("AMAZON_LWA_CLIENT_ID")
+    AMAZON_LWA_CLIENT_SECRET = env_str("AMAZON_LWA_CLIENT_SECRET")
+    AMAZON_LWA_TOKEN_URL = env_str("AMAZON_LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token")
+    AMAZON_SPAPI_ENDPOINT_NA = env_str("AMAZON_SPAPI_ENDPOINT_NA", "https://sellingpartnerapi-na.amazon.com")
+    AMAZON_SPAPI_ENDPOINT_EU = env_str("AMAZON_SPAPI_ENDPOINT_EU", "https://sellingpartnerapi-eu.amazon.com")
+    AMAZON_SPAPI_ENDPOINT_FE = env_str("AMAZON_SPAPI_ENDPOINT_FE", "https://sellingpartnerapi-fe.amazon.com")
+    AMAZON_CONNECT_TIMEOUT = env_float("AMAZON_CONNECT_TIMEOUT", 3.0)
+    AMAZON_READ_TIMEOUT = env_float("AMAZON_READ_TIMEOUT", 8.0)
+    AMAZON_MAX_TRIES = env_int("AMAZON_MAX_TRIES", 3)
+    AMAZON_MAX_TOTAL_WAIT = env_float("AMAZON_MAX_TOTAL_WAIT", 6.0)
+    AMAZON_MAX_TOTAL_TIME = env_float("AMAZON_MAX_TOTAL_TIME", 20.0)
+    # At most one Amazon check per seller authorization in this many seconds (Sellers API: ~1/min).
+    VERIFY_THROTTLE_SECONDS = env_int("VERIFY_THROTTLE_SECONDS", 60)

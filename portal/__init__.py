@@ -182,10 +182,12 @@ def _template_globals() -> dict:
 
     locale = get_locale()
     from .amazon.marketplaces import display_name, marketplace_by_id
+    from .models import utcnow
     from .shops.lifecycle import lifecycle
+    from .shops.verify import status_view
 
     return {"current_lang": locale.language if locale else "zh", "htmx_config": HTMX_CONFIG,
-            "lifecycle": lifecycle, "marketplace": marketplace_by_id,
+            "lifecycle": lifecycle, "marketplace": marketplace_by_id, "check_status_view": status_view, "now": utcnow,
             "place_name": lambda item: display_name(item, locale)}
 
 

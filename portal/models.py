@@ -88,6 +88,7 @@ SHOP_NAME_MAX = 100
 SELLER_ID_MAX = 32
 MODE_SINGLE = "single"
 MODE_MULTI = "multi"
+CHECK_NEVER, CHECK_VERIFIED, CHECK_FAILED = "never", "verified", "failed"
 
 
 class SellerAuthorization(db.Model):
@@ -108,6 +109,8 @@ class SellerAuthorization(db.Model):
     token_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     token_updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the last upstream check started: claimed atomically, so rapid clicks make one Amazon call.
+    check_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     shops: Mapped[list[Shop]] = relationship(back_populates="authorization")
 
@@ -124,6 +127,17 @@ class Shop(db.Model):
     mode: Mapped[str] = mapped_column(String(8), default=MODE_SINGLE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # Verification. The status is the last conclusive answer (verified or failed); a failure of
+    # Amazon itself (unreachable, throttled, ...) is only recorded as the latest attempt.
+    check_status: Mapped[str] = mapped_column(String(16), default=CHECK_NEVER, server_default=CHECK_NEVER)
+    check_code: Mapped[str | None] = mapped_column(String(32))
+    check_data: Mapped[str | None] = mapped_column(Text)  # JSON: marketplaces missing/suspended, ...
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_good_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    store_name: Mapped[str | None] = mapped_column(String(200))
+    attempt_code: Mapped[str | None] = mapped_column(String(32))
+    attempt_data: Mapped[str | None] = mapped_column(Text)
+    attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     authorization: Mapped[SellerAuthorization] = relationship(back_populates="shops", lazy="joined")
     marketplaces: Mapped[list[ShopMarketplace]] = relationship(

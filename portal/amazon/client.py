@@ -558,3 +558,23 @@ def _retry_after_header(response: httpx.Response) -> float | None:
 def _retry_after_seconds(response: httpx.Response) -> int:
     seconds = _retry_after_header(response)
     return DEFAULT_THROTTLE_SECONDS if seconds is None else max(1, math.ceil(seconds))
+
+
+def outcome_for_marketplaces(outcome: VerifyOutcome, marketplace_ids: Sequence[str]) -> VerifyOutcome:
+    """The same check seen from one shop: re-judge a participations answer for its marketplaces.
+
+    One getMarketplaceParticipations call covers every shop of a seller authorization; each shop
+    then gets VERIFIED or NOT_PARTICIPATING for its own marketplaces. Other outcomes apply as they are.
+    """
+    if outcome.code not in (VERIFIED, NOT_PARTICIPATING) or not outcome.participations:
+        return outcome
+    by_id = {p["marketplace_id"]: p for p in outcome.participations}
+    selected = [by_id.get(mid) for mid in marketplace_ids]
+    store_name = next((p["store_name"] for p in selected if p and p["store_name"]), None)
+    missing = [mid for mid, p in zip(marketplace_ids, selected) if p is None or not p["is_participating"]]
+    if missing:
+        return replace(outcome, code=NOT_PARTICIPATING, missing_marketplaces=missing, suspended_marketplaces=[],
+                       store_name=store_name)
+    suspended = [mid for mid, p in zip(marketplace_ids, selected) if p and p["has_suspended_listings"]]
+    return replace(outcome, code=VERIFIED, missing_marketplaces=[], suspended_marketplaces=suspended,
+                   store_name=store_name)

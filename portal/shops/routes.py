@@ -4,7 +4,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -12,7 +12,7 @@ from ..access import admin_required, assigned_shops, get_visible_shop_or_404, ma
 from ..amazon.marketplaces import REGIONS
 from ..extensions import db
 from ..htmx import hx_redirect, is_htmx, render_page
-from ..models import SellerAuthorization, Shop, ShopAssignment, User, utcnow
+from ..models import CHECK_FAILED, CHECK_NEVER, CHECK_VERIFIED, SellerAuthorization, Shop, ShopAssignment, User, utcnow
 from ..pagination import paginate
 from . import bp
 from .forms import AssignForm, BulkAssignForm, EditShopForm, ReauthorizeForm, ShopForm, guidance
@@ -27,7 +27,7 @@ SORTS = {
     "expiry": (SellerAuthorization.authorized_at, Shop.id),
     "-expiry": (SellerAuthorization.authorized_at.desc(), Shop.id.desc()),
 }
-LIFECYCLE_FILTERS = ("valid", "expiring", "expired")
+STATUS_FILTERS = ("attention", "verified", "failed", "never", "valid", "expiring", "expired")
 
 
 def _filters():
@@ -35,7 +35,7 @@ def _filters():
     return {
         "q": args.get("q", "").strip()[:100],
         "region": args.get("region") if args.get("region") in REGIONS else "",
-        "status": args.get("status") if args.get("status") in LIFECYCLE_FILTERS else "",
+        "status": args.get("status") if args.get("status") in STATUS_FILTERS else "",
         "sort": args.get("sort") if args.get("sort") in SORTS else "name",
     }
 
@@ -48,15 +48,36 @@ def _filtered(query, filters):
     if filters["region"]:
         query = query.where(SellerAuthorization.region == filters["region"])
     if filters["status"]:
-        cfg = current_app.config
-        now = utcnow()
-        expired_before = now - timedelta(days=cfg["AUTHORIZATION_VALIDITY_DAYS"])
-        warn_before = expired_before + timedelta(days=cfg["AUTHORIZATION_WARN_DAYS"])
-        column = SellerAuthorization.authorized_at
-        query = query.where({"expired": column <= expired_before,
-                             "expiring": (column > expired_before) & (column <= warn_before),
-                             "valid": column > warn_before}[filters["status"]])
+        query = query.where(status_conditions()[filters["status"]])
     return query.order_by(*SORTS[filters["sort"]])
+
+
+def status_conditions() -> dict:
+    """SQL conditions for the status filters and the attention banner."""
+    cfg = current_app.config
+    expired_before = utcnow() - timedelta(days=cfg["AUTHORIZATION_VALIDITY_DAYS"])
+    warn_before = expired_before + timedelta(days=cfg["AUTHORIZATION_WARN_DAYS"])
+    column = SellerAuthorization.authorized_at
+    conditions = {
+        "expired": column <= expired_before,
+        "expiring": (column > expired_before) & (column <= warn_before),
+        "valid": column > warn_before,
+        "verified": Shop.check_status == CHECK_VERIFIED,
+        "failed": Shop.check_status == CHECK_FAILED,
+        "never": Shop.check_status == CHECK_NEVER,
+    }
+    conditions["attention"] = or_(column <= warn_before, Shop.check_status == CHECK_FAILED)
+    return conditions
+
+
+def attention_counts(base) -> dict:
+    """How many of these shops are expired, expiring or failing: one query for the banner."""
+    conditions = status_conditions()
+    sub = base.join(Shop.authorization).with_only_columns(
+        *(func.coalesce(func.sum(case((conditions[key], 1), else_=0)), 0).label(key)
+          for key in ("expired", "expiring", "failed"))).order_by(None)
+    row = db.session.execute(sub).one()
+    return {"expired": row.expired, "expiring": row.expiring, "failed": row.failed}
 
 
 def _list(view: str, base):
@@ -69,7 +90,8 @@ def _list(view: str, base):
     endpoint = "shops.shop_list" if view == "all" else "shops.my_shops"
     args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
     context = {"page": page, "filters": filters, "args": args, "view": view, "endpoint": endpoint,
-               "regions": REGIONS, "nav": "shop_list" if view == "all" else "my_shops"}
+               "regions": REGIONS, "nav": "shop_list" if view == "all" else "my_shops",
+               "attention": attention_counts(base)}
     if view == "all":
         context["members"] = list(db.session.scalars(company_members(current_user.company_id)))
         context["bulk_form"] = BulkAssignForm()
@@ -199,10 +221,13 @@ def reauthorize(shop_id: int):
         abort(403)
     form = ReauthorizeForm()
     if form.validate_on_submit():
+        from .verify import check_authorization
+
         others = replace_token(shop, current_user, form.token.data)
         db.session.commit()
         flash(_("New authorization saved for “%(name)s”. It is valid for %(days)d days from today.", name=shop.name,
                 days=current_app.config["AUTHORIZATION_VALIDITY_DAYS"]), "success")
+        check_authorization(shop.authorization_id, force=True)  # a new token is checked at once
         if others:
             flash(_("The same authorization is used by: %(shops)s.", shops="、".join(others)), "info")
         return hx_redirect(url_for("shops.detail", shop_id=shop.id))
@@ -293,3 +318,28 @@ def user_shops(user_id: int):
     args = {k: v for k, v in filters.items() if v and k != "sort"}
     return render_page("shops/user_shops.html", "results", user=user, page=page, assigned=assigned, form=form,
                        filters=filters, args=args, total_assigned=total_assigned, nav="users")
+
+
+@bp.route("/shops/<int:shop_id>/verify", methods=["POST"])
+@login_required
+def verify(shop_id: int):
+    """Ask Amazon whether the binding works; htmx gets the shop's row (or status panel) back."""
+    from ..admin.forms import ConfirmForm
+    from .verify import check_authorization
+
+    shop = get_visible_shop_or_404(current_user, shop_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    report = check_authorization(shop.authorization_id)
+    shop = get_visible_shop_or_404(current_user, shop_id, selectinload(Shop.marketplaces),
+                                   selectinload(Shop.assignments).selectinload(ShopAssignment.user))
+    target = request.form.get("view", "all")
+    if not is_htmx():
+        if not report.performed and report.seconds_since is not None:
+            flash(_("Checked %(seconds)d seconds ago; the next check with Amazon is possible in %(wait)d seconds.",
+                    seconds=report.seconds_since, wait=report.wait_seconds), "info")
+        return redirect(url_for("shops.detail", shop_id=shop.id), 303)
+    if target == "detail":
+        return render_template("shops/_status.html", shop=shop, report=report, panel=True)
+    view = "all" if target == "all" and current_user.is_admin else "mine"
+    return render_template("shops/_row.html", shop=shop, report=report, view=view)

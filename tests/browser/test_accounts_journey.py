@@ -178,6 +178,7 @@ def test_language_switch_to_chinese_sticks(live_server, page):
     expect(html).to_have_attribute("lang", "en")
     language = page.locator("#lang-select")
     expect(language).to_have_value("en")
+    expect(main_nav(page).get_by_role("link", name="Users")).to_be_visible()
 
     # Choosing 中文 submits the form on its own and comes back to the same page, in Chinese.
     navigations = count_navigations(page)
@@ -185,17 +186,22 @@ def test_language_switch_to_chinese_sticks(live_server, page):
     expect(html).to_have_attribute("lang", "zh-CN")
     expect(page).to_have_url(url + "/shops")
     expect(language).to_have_value("zh")
+    expect(main_nav(page).get_by_role("link", name="店铺列表")).to_be_visible()
+    expect(main_nav(page).get_by_role("link", name="Users")).to_have_count(0)
     assert navigations, "the language switch should reload the page"
 
     # The choice is a cookie that beats the browser's Accept-Language (en-US) on later pages.
     assert {"name": "lang", "value": "zh"}.items() <= next(
         c for c in page.context.cookies() if c["name"] == "lang").items()
-    page.locator('.main-nav a[href="/admin/users"]').click()
+    main_nav(page).get_by_role("link", name="用户").click()
     expect(page).to_have_url(url + "/admin/users")
     expect(html).to_have_attribute("lang", "zh-CN")
+    expect(page.get_by_role("heading", name="用户")).to_be_visible()
+    expect(page.get_by_role("button", name="新建用户")).to_be_visible()
     page.reload()
     expect(html).to_have_attribute("lang", "zh-CN")
     expect(language).to_have_value("zh")
+    expect(page.get_by_role("heading", name="用户")).to_be_visible()
 
 
 def test_chinese_browser_gets_chinese_until_english_is_chosen(live_server, new_page):
@@ -204,6 +210,7 @@ def test_chinese_browser_gets_chinese_until_english_is_chosen(live_server, new_p
     page.goto(live_server.url + "/login")
     html = page.locator("html")
     expect(html).to_have_attribute("lang", "zh-CN")
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
 
     page.locator("#lang-select").select_option(label="English")
     expect(html).to_have_attribute("lang", "en")
@@ -230,8 +237,9 @@ def test_htmx_from_cdn_or_same_origin_fallback(live_server_factory, page, cdn):
     else:
         page.route(cdn_url, _serve_vendored_htmx)
     seed_company(live_server)
-    htmx_sources = []
-    page.on("requestfinished", lambda r: htmx_sources.append(r.url) if r.url.endswith("htmx.min.js") else None)
+    htmx_sources = []  # every htmx file the browser got, and "failed <url>" for each CDN failure
+    copies = (cdn_url, live_server.url + HTMX_LOCAL)
+    page.on("requestfinished", lambda r: htmx_sources.append(r.url) if r.url in copies else None)
     page.on("requestfailed", lambda r: htmx_sources.append("failed " + r.url) if r.url == cdn_url else None)
 
     sign_in(page, live_server, "ada@example.com")
