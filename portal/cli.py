@@ -33,3 +33,54 @@ def register(app: Flask) -> None:
                 raise click.ClickException(str(error.message)) from None
             db.session.commit()
         click.echo(f"Created company '{user.company.name}' and admin {user.email}. Sign in at /login.")
+
+    @app.cli.command("verify-shops")
+    @click.option("--company", "company_id", type=int, help="Only this company (its id).")
+    @click.option("--shop", "shop_ids", type=int, multiple=True, help="Only this shop id (repeatable).")
+    @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
+                  help="Amazon checks in flight at once.")
+    def verify_shops(company_id, shop_ids, workers):
+        """Verify shops with Amazon; exits 1 when any shop failed (for cron alerts)."""
+        import time
+        from collections import Counter
+
+        from sqlalchemy import select
+
+        from .models import Company, Shop
+        from .shops.verify import get_client, verify_many
+
+        missing = get_client().settings.missing_settings()
+        if missing:
+            raise click.ClickException("Amazon is not configured: set " + ", ".join(missing) + ".")
+        query = select(Shop.authorization_id).distinct()
+        if company_id is not None:
+            if db.session.get(Company, company_id) is None:
+                raise click.UsageError(f"No company with id {company_id}.")
+            query = query.where(Shop.company_id == company_id)
+        if shop_ids:
+            query = query.where(Shop.id.in_(shop_ids))
+        authorization_ids = sorted(db.session.scalars(query))
+        db.session.commit()  # no transaction stays open while the workers write
+        if not authorization_ids:
+            click.echo("No shops to verify.")
+            return
+
+        def progress(done, total, batch):
+            for result in batch:
+                state = result.code or "skipped (checked recently)"
+                click.echo(f"[{done}/{total}] {result.shop_name} ({result.seller_id}, {result.region}): {state}")
+
+        started = time.monotonic()
+        results = verify_many(app, authorization_ids, workers=workers, progress=progress)
+        elapsed = time.monotonic() - started
+        tally = Counter("skipped" if r.code is None else r.code for r in results)
+        expired = sum(1 for r in results if r.expired)
+        click.echo("")
+        click.echo(f"{'result':<28}{'shops':>7}")
+        for code, number in sorted(tally.items(), key=lambda item: (item[0] != "verified", item[0])):
+            label = code if code in ("verified", "skipped") else f"failed: {code}"
+            click.echo(f"{label:<28}{number:>7}")
+        click.echo(f"{'authorization expired':<28}{expired:>7}")
+        click.echo(f"{len(results)} shops, {len(authorization_ids)} authorizations, {workers} workers, {elapsed:.1f} s")
+        if any(r.code not in (None, "verified") for r in results):
+            raise SystemExit(1)

@@ -110,6 +110,9 @@ def app_factory(tmp_path, pg_schema):
 
     yield build
     for app in apps:
+        client = app.extensions.get("portal_amazon_client")
+        if client is not None:
+            client.close()
         with app.app_context():
             db.session.remove()
             db.drop_all()

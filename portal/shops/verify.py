@@ -48,7 +48,8 @@ def get_client() -> amazon.SpApiClient:
     """The app's shared SP-API client (thread-safe), built from the AMAZON_* settings."""
     extensions = current_app.extensions
     if "portal_amazon_client" not in extensions:
-        extensions["portal_amazon_client"] = amazon.SpApiClient(amazon.AmazonSettings.from_config(current_app.config))
+        settings = amazon.AmazonSettings.from_config(current_app.config)
+        extensions["portal_amazon_client"] = amazon.SpApiClient(settings, token_cache=amazon.AccessTokenCache())
     return extensions["portal_amazon_client"]
 
 
@@ -165,3 +166,52 @@ def status_view(shop: Shop) -> dict:
     if shop.attempt_at and shop.attempt_code and (not shop.checked_at or shop.attempt_at > shop.checked_at):
         view["attempt"] = explain(shop.attempt_code, shop.attempt_data)
     return view
+
+
+@dataclass
+class ShopResult:
+    shop_id: int
+    shop_name: str
+    seller_id: str
+    region: str
+    code: str | None  # None: skipped by the throttle
+    expired: bool
+
+
+def verify_many(app, authorization_ids: list[int], *, workers: int, progress=None) -> list[ShopResult]:
+    """Check many authorizations with at most `workers` Amazon checks in flight.
+
+    Each worker has its own app context and database session; the throttle still applies, so an
+    authorization checked a moment ago is skipped, not called again."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from ..database import write_intent
+    from .lifecycle import EXPIRED, lifecycle
+
+    def one(authorization_id: int) -> list[ShopResult]:
+        with app.app_context(), write_intent():
+            report = check_authorization(authorization_id)
+            shops = db.session.scalars(select(Shop).where(Shop.authorization_id == authorization_id)
+                                       .order_by(Shop.id)).all()
+            results = []
+            for shop in shops:
+                if report.outcome is not None and report.outcome.code == amazon.NOT_CONFIGURED:
+                    code = amazon.NOT_CONFIGURED
+                elif report.performed:
+                    code = shop.attempt_code
+                else:
+                    code = None
+                results.append(ShopResult(shop.id, shop.name, shop.seller_id, shop.region, code,
+                                          lifecycle(shop.authorization).state == EXPIRED))
+            db.session.remove()
+            return results
+
+    results: list[ShopResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(one, authorization_id) for authorization_id in authorization_ids]
+        for done, future in enumerate(as_completed(futures), start=1):
+            batch = future.result()
+            results.extend(batch)
+            if progress:
+                progress(done, len(futures), batch)
+    return results
