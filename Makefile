@@ -36,6 +36,10 @@ run: migrate
 test: $(VENV)/.dev translations
 	$(BIN)/python -m pytest
 
+# The portal against a stand-in Amazon, with demo shops in every state (offline, own database).
+demo: $(VENV)/.runtime translations
+	$(BIN)/python -m portal.demo --host $(HOST) --port $(PORT)
+
 # Refresh the message catalogs after adding strings (then translate the new zh entries).
 extract-messages: $(VENV)/.runtime
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
