@@ -35,43 +35,64 @@ def admin_required(view):
 def visible_shops(user):
     """Select of the shops `user` may see: every shop of the company for admins, the assigned ones
     for members. Every shop list, count, search and lookup by id starts here."""
-    from sqlalchemy import select
+    from .models import Shop, ShopAssignment
 
-    from .models import Shop
-
-    query = select(Shop).where(Shop.company_id == user.company_id)
-    if not user.is_admin:
-        query = query.where(Shop.id.in_(_assigned_ids(user)))
-    return query
+    return _scoped(user, Shop, ShopAssignment.shop_id)
 
 
 def assigned_shops(user):
     """Select of the shops assigned to `user` ("My shops"), for admins and members alike."""
-    from .models import Shop
+    from .models import Shop, ShopAssignment
 
-    return visible_shops(user).where(Shop.id.in_(_assigned_ids(user)))
+    return visible_shops(user).where(Shop.id.in_(_assigned_ids(user, ShopAssignment.shop_id)))
 
 
-def _assigned_ids(user):
-    from sqlalchemy import select
+def visible_other_stores(user):
+    """Select of the other-platform stores `user` may see, by the same rule as shops."""
+    from .models import OtherStore, OtherStoreAssignment
 
-    from .models import ShopAssignment
-
-    return select(ShopAssignment.shop_id).where(ShopAssignment.user_id == user.id)
+    return _scoped(user, OtherStore, OtherStoreAssignment.store_id)
 
 
 def get_visible_shop_or_404(user, shop_id: int, *options):
     """The shop if `user` may see it, else 404 — also for ids of other companies, so existence never leaks."""
-    from .extensions import db
     from .models import Shop
 
-    shop = db.session.scalar(visible_shops(user).where(Shop.id == shop_id).options(*options))
-    if shop is None:
-        abort(404)
-    return shop
+    return _one_or_404(visible_shops(user), Shop, shop_id, options)
+
+
+def get_visible_store_or_404(user, store_id: int, *options):
+    """The other store if `user` may see it, else 404."""
+    from .models import OtherStore
+
+    return _one_or_404(visible_other_stores(user), OtherStore, store_id, options)
 
 
 def may_reauthorize(user, shop) -> bool:
     """Admins, and members assigned to the shop (re-authorizing happens at the shop's own computer).
     Members reach a shop only through visible_shops, i.e. only when assigned."""
     return user.is_admin or any(a.user_id == user.id for a in shop.assignments)
+
+
+def _scoped(user, model, assignment_fk):
+    from sqlalchemy import select
+
+    query = select(model).where(model.company_id == user.company_id)
+    if not user.is_admin:
+        query = query.where(model.id.in_(_assigned_ids(user, assignment_fk)))
+    return query
+
+
+def _assigned_ids(user, assignment_fk):
+    from sqlalchemy import select
+
+    return select(assignment_fk).where(assignment_fk.class_.user_id == user.id)
+
+
+def _one_or_404(query, model, object_id: int, options):
+    from .extensions import db
+
+    found = db.session.scalar(query.where(model.id == object_id).options(*options))
+    if found is None:
+        abort(404)
+    return found

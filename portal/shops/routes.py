@@ -16,8 +16,8 @@ from ..models import CHECK_FAILED, CHECK_NEVER, CHECK_VERIFIED, SellerAuthorizat
 from ..pagination import paginate
 from . import bp
 from .forms import AssignForm, BulkAssignForm, EditShopForm, ReauthorizeForm, ShopForm, guidance
-from .services import (ShopError, bulk_assign, company_members, create_shop, delete_shop, replace_token,
-                       set_shop_assignees, set_user_shops, update_shop)
+from ..assignments import company_staff, set_assignees
+from .services import ShopError, bulk_assign, create_shop, delete_shop, replace_token, set_user_shops, update_shop
 
 SORTS = {
     "name": (Shop.name_key, Shop.id),
@@ -93,7 +93,7 @@ def _list(view: str, base):
                "regions": REGIONS, "nav": "shop_list" if view == "all" else "my_shops",
                "attention": attention_counts(base)}
     if view == "all":
-        context["members"] = list(db.session.scalars(company_members(current_user.company_id)))
+        context["members"] = list(db.session.scalars(company_staff(current_user.company_id)))
         context["bulk_form"] = BulkAssignForm()
     return render_page("shops/list.html", "results", **context)
 
@@ -257,15 +257,18 @@ def delete(shop_id: int):
 @admin_required
 def assign(shop_id: int):
     shop = get_visible_shop_or_404(current_user, shop_id, selectinload(Shop.assignments))
-    members = list(db.session.scalars(company_members(current_user.company_id)))
+    members = list(db.session.scalars(company_staff(current_user.company_id)))
     form = AssignForm()
     if form.validate_on_submit():
-        set_shop_assignees(shop, selected=set(form.selected.data or []), shown=set(form.shown.data or []))
+        set_assignees(shop, ShopAssignment, selected=set(form.selected.data or []), shown=set(form.shown.data or []))
         db.session.commit()
         flash(_("Staff for “%(name)s” saved.", name=shop.name), "success")
         return hx_redirect(url_for("shops.detail", shop_id=shop.id))
     assigned = {a.user_id for a in shop.assignments}
-    return render_page("shops/assign.html", "dialog", shop=shop, members=members, assigned=assigned, form=form)
+    return render_page("assign.html", "dialog", title=_("Staff for %(name)s", name=shop.name), members=members,
+                       assigned=assigned, action=url_for("shops.assign", shop_id=shop.id),
+                       intro=_("Ticked staff see this shop in My shops. Admins see every shop in the Shop list anyway."),
+                       nav="shop_list")
 
 
 @bp.route("/shops/bulk-assign", methods=["POST"])

@@ -161,22 +161,6 @@ def delete_shop(shop: Shop) -> bool:
     return False
 
 
-def company_members(company_id: int):
-    """Active staff who can be assigned shops (admins see every shop anyway)."""
-    return select(User).where(User.company_id == company_id, User.active.is_(True)).order_by(User.display_name)
-
-
-def set_shop_assignees(shop: Shop, *, selected: set[int], shown: set[int]) -> None:
-    """Among the users shown on the form, assign the ticked ones and unassign the others."""
-    valid = set(db.session.scalars(select(User.id).where(User.company_id == shop.company_id, User.id.in_(shown))))
-    current = {a.user_id for a in shop.assignments}
-    for user_id in (selected & valid) - current:
-        shop.assignments.append(ShopAssignment(user_id=user_id))
-    for assignment in [a for a in shop.assignments if a.user_id in (valid - selected)]:
-        shop.assignments.remove(assignment)
-    db.session.flush()
-
-
 def set_user_shops(user: User, *, selected: set[int], shown: set[int]) -> None:
     """Among the shops shown on the form, assign the ticked ones to `user` and unassign the others."""
     valid = set(db.session.scalars(select(Shop.id).where(Shop.company_id == user.company_id, Shop.id.in_(shown))))
