@@ -47,12 +47,14 @@ def create_app(config_class: type = Config) -> Flask:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
+    from .other_stores import bp as other_stores_bp
     from .shops import bp as shops_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(shops_bp)
+    app.register_blueprint(other_stores_bp)
 
     from . import errors, security
 

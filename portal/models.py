@@ -1,10 +1,12 @@
 """All models, SQLAlchemy 2.0 typed style. Every row of company data carries company_id."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from decimal import Decimal
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+                        UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -184,3 +186,94 @@ class ShopAssignment(db.Model):
 
     shop: Mapped[Shop] = relationship(back_populates="assignments")
     user: Mapped[User] = relationship()
+
+
+# --- Other stores (records only) and orders entered by hand -------------------------------------
+
+STORE_NAME_MAX = 100
+ORDER_SOURCE_MANUAL, ORDER_SOURCE_AMAZON = "manual", "amazon"
+ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
+
+
+class OtherStore(db.Model):
+    """A shop on another platform, kept as a record: no API is called for it."""
+
+    __tablename__ = "other_store"
+    __table_args__ = (UniqueConstraint("company_id", "platform_key", "name_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))  # a code of portal/other_stores/platforms.py
+    platform_other: Mapped[str | None] = mapped_column(String(60))  # the name, when platform is "other"
+    platform_key: Mapped[str] = mapped_column(String(80))  # platform, or "other:<name case-folded>"
+    name: Mapped[str] = mapped_column(String(STORE_NAME_MAX))
+    name_key: Mapped[str] = mapped_column(String(STORE_NAME_MAX))
+    url: Mapped[str | None] = mapped_column(String(500))
+    login_name: Mapped[str | None] = mapped_column(String(100))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    countries: Mapped[list[OtherStoreCountry]] = relationship(
+        back_populates="store", cascade="all, delete-orphan", order_by="OtherStoreCountry.position")
+    assignments: Mapped[list[OtherStoreAssignment]] = relationship(back_populates="store",
+                                                                   cascade="all, delete-orphan")
+
+    @property
+    def country_codes(self) -> list[str]:
+        return [c.country_code for c in self.countries]
+
+
+class OtherStoreCountry(db.Model):
+    __tablename__ = "other_store_country"
+    __table_args__ = (UniqueConstraint("store_id", "country_code"), Index("ix_other_store_country_code",
+                                                                          "country_code", "store_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("other_store.id", ondelete="CASCADE"))
+    country_code: Mapped[str] = mapped_column(String(2))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    store: Mapped[OtherStore] = relationship(back_populates="countries")
+
+
+class OtherStoreAssignment(db.Model):
+    __tablename__ = "other_store_assignment"
+    __table_args__ = (UniqueConstraint("store_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("other_store.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    store: Mapped[OtherStore] = relationship(back_populates="assignments")
+    user: Mapped[User] = relationship()
+
+
+class Order(db.Model):
+    """An order of a store. Manual orders belong to an other store; orders pulled from Amazon later
+    belong to a shop (source "amazon") and live in the same table."""
+
+    __tablename__ = "store_order"
+    __table_args__ = (
+        UniqueConstraint("other_store_id", "order_number"),
+        UniqueConstraint("shop_id", "order_number"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("(other_store_id IS NULL) <> (shop_id IS NULL)", name="one_store"),
+        Index("ix_store_order_store_date", "other_store_id", "order_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default=ORDER_SOURCE_MANUAL)
+    other_store_id: Mapped[int | None] = mapped_column(ForeignKey("other_store.id", ondelete="CASCADE"))
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"), index=True)
+    order_number: Mapped[str] = mapped_column(String(64))
+    order_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    buyer_name: Mapped[str | None] = mapped_column(String(100))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))

@@ -181,9 +181,3 @@ def test_both_languages_render_every_signed_in_page(client, admin_a, member_a, l
             assert response.status_code == 200, (lang, path)
             body = response.get_data(as_text=True)
             assert ("用户" in body) if lang == "zh" else ("Users" in body), (lang, path)
-
-
-def test_placeholder_pages_say_so(client, member_a, login):
-    login(client, member_a)
-    body = client.get("/other-stores").get_data(as_text=True)
-    assert "not built yet" in body

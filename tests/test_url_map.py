@@ -9,8 +9,18 @@ SAMPLE_ARGS = {"action": "deactivate"}
 @pytest.fixture
 def world(app, admin_a, member_a, make_shop):
     """Objects whose ids fill the URL rules' variables."""
+    from portal.other_stores.services import save_order, save_store
+
     shop = make_shop(admin_a, assign=[member_a])
-    return {"user_id": member_a.id, "shop_id": shop.id}
+    store = save_store(admin_a, None, platform="ebay", platform_other=None, name="Store", countries=["DE"], url=None,
+                       login_name=None, notes=None)
+    from datetime import date
+    from decimal import Decimal
+
+    order = save_order(admin_a, store, None, order_number="1", order_date=date(2026, 1, 1), status="paid",
+                       currency="EUR", total=Decimal("1.00"), buyer_name=None, notes=None)
+    db.session.commit()
+    return {"user_id": member_a.id, "shop_id": shop.id, "store_id": store.id, "order_id": order.id}
 
 
 def _urls(app, world, method):
@@ -76,4 +86,4 @@ def test_state_changing_endpoints_do_not_accept_get(app):
 
 
 FORM_PAGES = {"setup", "login", "change_password_view", "new_user", "reset_user_password", "new_shop", "edit",
-              "reauthorize", "assign", "user_shops"}
+              "reauthorize", "assign", "user_shops", "new", "new_order", "edit_order"}

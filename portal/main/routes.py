@@ -2,7 +2,6 @@ from flask import current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from ..auth.routes import safe_next
-from ..htmx import render_page
 from . import bp
 
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -12,12 +11,6 @@ LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 @login_required
 def index():
     return redirect(url_for("shops.shop_list" if current_user.is_admin else "shops.my_shops"))
-
-
-@bp.route("/other-stores")
-@login_required
-def other_stores():
-    return render_page("main/placeholder.html", "content", page="other_stores")
 
 
 @bp.route("/language", methods=["POST"])

@@ -127,7 +127,7 @@ def new_shop():
     if form.validate_on_submit():
         try:
             result = _with_retry(lambda: create_shop(
-                current_user, name=form.name.data, region=region, mode=form.mode.data,
+                current_user, visible=visible_shops(current_user), name=form.name.data, region=region, mode=form.mode.data,
                 marketplace_ids=form.selected_marketplaces(), seller_id=form.seller_id.data, token=form.token.data))
         except ShopError as error:
             db.session.rollback()
@@ -195,7 +195,8 @@ def edit(shop_id: int):
     form.bind_region(shop.region)
     if form.validate_on_submit():
         try:
-            update_shop(shop, name=form.name.data, mode=form.mode.data, marketplace_ids=form.selected_marketplaces())
+            update_shop(shop, name=form.name.data, mode=form.mode.data, marketplace_ids=form.selected_marketplaces(),
+                        visible=visible_shops(current_user))
             db.session.flush()
         except (ShopError, IntegrityError) as error:
             db.session.rollback()
@@ -312,7 +313,11 @@ def user_shops(user_id: int):
         set_user_shops(user, selected=set(form.selected.data or []), shown=set(form.shown.data or []))
         db.session.commit()
         flash(_("Shops of %(name)s saved.", name=user.display_name), "success")
-        return redirect(url_for("shops.user_shops", user_id=user.id, **request.args), 303)
+        keep = {k: v for k, v in _filters().items() if v and k != "sort"}
+        page_number = request.args.get("page", "")
+        if page_number.isdigit():
+            keep["page"] = page_number
+        return redirect(url_for("shops.user_shops", user_id=user.id, **keep), 303)
     filters = _filters()
     page = paginate(_filtered(visible_shops(current_user), filters), request.args.get("page"))
     assigned = set(db.session.scalars(select(ShopAssignment.shop_id).where(

@@ -55,7 +55,9 @@ def _check_name_free(company_id: int, name: str, exclude_shop_id: int | None = N
 
 
 def _check_marketplaces_free(authorization: SellerAuthorization | None, marketplace_ids: list[str],
-                             exclude_shop_id: int | None = None) -> None:
+                             exclude_shop_id: int | None = None, visible=None) -> None:
+    """Refuse marketplaces this seller already has in another shop. The message names that shop
+    only when the user may see it (`visible`: a Select of the user's shops; None = all)."""
     if authorization is None or authorization.id is None:
         return
     query = (select(ShopMarketplace.marketplace_id, Shop.name)
@@ -64,12 +66,18 @@ def _check_marketplaces_free(authorization: SellerAuthorization | None, marketpl
                     ShopMarketplace.marketplace_id.in_(marketplace_ids)))
     if exclude_shop_id:
         query = query.where(Shop.id != exclude_shop_id)
-    taken = db.session.execute(query).first()
+    taken = db.session.execute(query.add_columns(Shop.id)).first()
     if taken is not None:
         marketplace = marketplace_by_id(taken.marketplace_id)
-        raise ShopError(_l("Seller %(seller)s is already bound for %(country)s in the shop “%(shop)s”.",
-                           seller=authorization.seller_id, country=marketplace.country_code if marketplace else "?",
-                           shop=taken.name), field="marketplaces")
+        country = marketplace.country_code if marketplace else "?"
+        may_see = visible is None or db.session.scalar(
+            visible.where(Shop.id == taken.id).with_only_columns(Shop.id)) is not None
+        if may_see:
+            raise ShopError(_l("Seller %(seller)s is already bound for %(country)s in the shop “%(shop)s”.",
+                               seller=authorization.seller_id, country=country, shop=taken.name), field="marketplaces")
+        raise ShopError(_l("Seller %(seller)s is already bound for %(country)s in another shop of your company. "
+                           "Ask an admin to assign that shop to you.", seller=authorization.seller_id, country=country),
+                        field="marketplaces")
 
 
 def _set_token(authorization: SellerAuthorization, token: str, user: User) -> None:
@@ -90,13 +98,13 @@ def _may_replace_token(user: User, authorization: SellerAuthorization) -> bool:
 
 
 def create_shop(user: User, *, name: str, region: str, mode: str, marketplace_ids: list[str], seller_id: str,
-                token: str | None) -> BindResult:
+                token: str | None, visible=None) -> BindResult:
     """Bind a shop. The token belongs to the seller's authorization in the region: a new token
     replaces the stored one for all of that seller's shops there."""
     company_id = user.company_id
     _check_name_free(company_id, name)
     authorization = find_authorization(company_id, seller_id, region)
-    _check_marketplaces_free(authorization, marketplace_ids)
+    _check_marketplaces_free(authorization, marketplace_ids, visible=visible)
     result_other_shops = []
     replaced = False
     if authorization is None:
@@ -124,9 +132,9 @@ def create_shop(user: User, *, name: str, region: str, mode: str, marketplace_id
     return BindResult(shop=shop, token_replaced=replaced, other_shops=result_other_shops)
 
 
-def update_shop(shop: Shop, *, name: str, mode: str, marketplace_ids: list[str]) -> None:
+def update_shop(shop: Shop, *, name: str, mode: str, marketplace_ids: list[str], visible=None) -> None:
     _check_name_free(shop.company_id, name, exclude_shop_id=shop.id)
-    _check_marketplaces_free(shop.authorization, marketplace_ids, exclude_shop_id=shop.id)
+    _check_marketplaces_free(shop.authorization, marketplace_ids, exclude_shop_id=shop.id, visible=visible)
     shop.name = name
     shop.name_key = name_key(name)
     shop.mode = mode

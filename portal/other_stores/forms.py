@@ -1,0 +1,86 @@
+from urllib.parse import urlsplit
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, DecimalField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from ..forms import plain_text, strip_filter
+from ..models import ORDER_STATUSES, STORE_NAME_MAX
+from .catalog import OTHER, country_choices, country_codes, currency_choices, currency_codes, platform_choices
+
+NOTES_MAX = 2000
+
+
+def _choices(pairs):
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def status_labels() -> dict:
+    return {"pending": _l("Pending"), "paid": _l("Paid"), "shipped": _l("Shipped"), "delivered": _l("Delivered"),
+            "cancelled": _l("Cancelled"), "refunded": _l("Refunded")}
+
+
+def http_url(form, field):
+    """Only http(s) links: a javascript: or data: URL must never become a clickable link."""
+    if not field.data:
+        return
+    parts = urlsplit(field.data)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in field.data):
+        raise ValidationError(_l("Enter a web address starting with http:// or https://."))
+
+
+class StoreForm(FlaskForm):
+    platform = SelectField(_l("Platform"), choices=lambda: _choices(platform_choices()))
+    platform_other = StringField(_l("Platform name"), filters=[strip_filter],
+                                 validators=[Length(max=60), plain_text],
+                                 description=_l("Only when the platform is “Other”."))
+    name = StringField(_l("Store name"), filters=[strip_filter],
+                       validators=[DataRequired(), Length(max=STORE_NAME_MAX), plain_text])
+    countries = SelectMultipleField(_l("Sites / countries"), choices=lambda: _choices(country_choices()),
+                                    validators=[DataRequired(_l("Pick at least one country."))],
+                                    render_kw={"size": 8})
+    url = StringField(_l("Store URL"), filters=[strip_filter], validators=[Optional(), Length(max=500), http_url],
+                      render_kw={"type": "url", "placeholder": "https://"})
+    login_name = StringField(_l("Account login name"), filters=[strip_filter],
+                             validators=[Optional(), Length(max=100), plain_text],
+                             description=_l("Optional. Never enter passwords or API secrets here: they are not "
+                                            "needed and not stored."))
+    notes = TextAreaField(_l("Notes"), filters=[strip_filter], validators=[Optional(), Length(max=NOTES_MAX)])
+
+    def validate_platform_other(self, field):
+        if self.platform.data == OTHER and not field.data:
+            raise ValidationError(_l("Enter the platform's name."))
+
+    def validate_countries(self, field):
+        unknown = set(field.data or []) - country_codes()
+        if unknown:
+            raise ValidationError(_l("Pick countries from the list."))
+
+
+class OrderForm(FlaskForm):
+    order_number = StringField(_l("Order number"), filters=[strip_filter],
+                               validators=[DataRequired(), Length(max=64), plain_text])
+    order_date = DateField(_l("Order date"), validators=[InputRequired(_l("Enter the date as YYYY-MM-DD."))],
+                           render_kw={"placeholder": "YYYY-MM-DD"})
+    status = SelectField(_l("Status"), choices=lambda: _choices(status_labels().items()), default="pending")
+    currency = SelectField(_l("Currency"), choices=lambda: _choices(currency_choices()), default="USD",
+                           validate_choice=False)
+    total = DecimalField(_l("Total amount"), places=2, rounding=None,
+                         validators=[InputRequired(_l("Enter the amount, e.g. 19.99.")),
+                                     NumberRange(min=0, message=_l("The amount cannot be negative."))],
+                         render_kw={"inputmode": "decimal"})
+    buyer_name = StringField(_l("Buyer name"), filters=[strip_filter],
+                             validators=[Optional(), Length(max=100), plain_text])
+    notes = TextAreaField(_l("Notes"), filters=[strip_filter], validators=[Optional(), Length(max=NOTES_MAX)])
+
+    def validate_currency(self, field):
+        if field.data not in currency_codes():
+            raise ValidationError(_l("Pick a currency from the list (ISO 4217 code)."))
+
+    def validate_total(self, field):
+        if field.data is not None:
+            if field.data.as_tuple().exponent < -2:
+                raise ValidationError(_l("Use at most two decimal places."))
+            if field.data >= 10 ** 12:
+                raise ValidationError(_l("The amount is too large."))

@@ -1,0 +1,95 @@
+"""Other stores and their manual orders: plain arguments in, flush, the view commits."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import (ORDER_SOURCE_MANUAL, ROLE_MEMBER, Order, OtherStore, OtherStoreAssignment, OtherStoreCountry,
+                      User)
+from ..shops.services import name_key
+from .catalog import OTHER
+
+
+class StoreError(ValueError):
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = str(message)  # a lazy string would render unescaped
+        self.field = field
+
+
+def platform_key(platform: str, platform_other: str | None) -> str:
+    return f"{OTHER}:{name_key(platform_other or '')}" if platform == OTHER else platform
+
+
+def _check_name_free(company_id: int, key: str, name: str, exclude_id: int | None = None) -> None:
+    query = select(OtherStore.id).where(OtherStore.company_id == company_id, OtherStore.platform_key == key,
+                                        OtherStore.name_key == name_key(name))
+    if exclude_id:
+        query = query.where(OtherStore.id != exclude_id)
+    if db.session.scalar(query) is not None:
+        raise StoreError(_l("Your company already has a store with this name on this platform."), field="name")
+
+
+def save_store(user: User, store: OtherStore | None, *, platform: str, platform_other: str | None, name: str,
+               countries: list[str], url: str | None, login_name: str | None, notes: str | None) -> OtherStore:
+    """Create (store=None) or update a store record. A member who creates one is assigned to it."""
+    key = platform_key(platform, platform_other)
+    _check_name_free(user.company_id, key, name, exclude_id=store.id if store else None)
+    created = store is None
+    if created:
+        store = OtherStore(company_id=user.company_id, created_by_id=user.id)
+        db.session.add(store)
+    store.platform, store.platform_other = platform, (platform_other if platform == OTHER else None)
+    store.platform_key, store.name, store.name_key = key, name, name_key(name)
+    store.url, store.login_name, store.notes = url or None, login_name or None, notes or None
+    codes = list(dict.fromkeys(countries))
+    if store.country_codes != codes:
+        store.countries.clear()
+        db.session.flush()
+        store.countries.extend(OtherStoreCountry(country_code=code, position=i) for i, code in enumerate(codes))
+    if created and user.role == ROLE_MEMBER:
+        store.assignments.append(OtherStoreAssignment(user_id=user.id))
+    db.session.flush()
+    return store
+
+
+def delete_store(store: OtherStore) -> None:
+    db.session.delete(store)
+    db.session.flush()
+
+
+def store_orders(store: OtherStore):
+    return select(Order).where(Order.other_store_id == store.id)
+
+
+def get_order(store: OtherStore, order_id: int) -> Order | None:
+    return db.session.scalar(store_orders(store).where(Order.id == order_id))
+
+
+def save_order(user: User, store: OtherStore, order: Order | None, *, order_number: str, order_date, status: str,
+               currency: str, total: Decimal, buyer_name: str | None, notes: str | None) -> Order:
+    query = store_orders(store).where(Order.order_number == order_number)
+    if order is not None:
+        query = query.where(Order.id != order.id)
+    if db.session.scalar(query.with_only_columns(Order.id)) is not None:
+        raise StoreError(_l("This store already has an order with this number."), field="order_number")
+    if order is None:
+        order = Order(company_id=store.company_id, other_store_id=store.id, source=ORDER_SOURCE_MANUAL,
+                      created_by_id=user.id)
+        db.session.add(order)
+    order.order_number, order.order_date, order.status = order_number, order_date, status
+    order.currency, order.total = currency, total
+    order.buyer_name, order.notes = buyer_name or None, notes or None
+    db.session.flush()
+    return order
+
+
+def totals_by_currency(query) -> list[tuple[str, Decimal, int]]:
+    """(currency, total, count) for the orders of `query`, summed exactly in the database."""
+    sub = query.order_by(None).subquery()
+    rows = db.session.execute(select(sub.c.currency, func.sum(sub.c.total), func.count())
+                              .group_by(sub.c.currency).order_by(sub.c.currency))
+    return [(currency, Decimal(total).quantize(Decimal("0.01")), count) for currency, total, count in rows]
