@@ -194,5 +194,8 @@ def _template_globals() -> dict:
 
 
 def _configure_logging(app: Flask) -> None:
+    from .logging_safety import install
+
+    install()
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
     app.logger.setLevel(level)

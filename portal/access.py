@@ -4,7 +4,22 @@ from functools import wraps
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
+from werkzeug.exceptions import NotFound
+
 from .htmx import is_htmx
+
+
+class ObjectNotFound(NotFound):
+    """A 404 for an id the user may not reach (or that does not exist): audited as a denial."""
+
+    def __init__(self, object_type: str, object_id):
+        super().__init__()
+        self.object_type = object_type
+        self.object_id = object_id
+
+
+def deny(object_type: str, object_id) -> None:
+    raise ObjectNotFound(object_type, object_id)
 
 
 def unauthorized():
@@ -94,5 +109,5 @@ def _one_or_404(query, model, object_id: int, options):
 
     found = db.session.scalar(query.where(model.id == object_id).options(*options))
     if found is None:
-        abort(404)
+        deny(model.__tablename__, object_id)
     return found

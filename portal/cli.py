@@ -7,6 +7,8 @@ from .extensions import db
 
 
 def register(app: Flask) -> None:
+    register_key_commands(app)
+
     @app.cli.command("create-admin")
     @click.option("--company", "company_name", required=True, help="Company name (first set-up only).")
     @click.option("--email", required=True, help="The admin's email, used to sign in.")
@@ -83,4 +85,49 @@ def register(app: Flask) -> None:
         click.echo(f"{'authorization expired':<28}{expired:>7}")
         click.echo(f"{len(results)} shops, {len(authorization_ids)} authorizations, {workers} workers, {elapsed:.1f} s")
         if any(r.code not in (None, "verified") for r in results):
+            raise SystemExit(1)
+
+
+def register_key_commands(app: Flask) -> None:
+    @app.cli.command("rotate-token-key")
+    @click.option("--batch-size", type=click.IntRange(1, 10_000), default=200, show_default=True)
+    def rotate_token_key(batch_size):
+        """Re-encrypt every stored Amazon token with the newest key of TOKEN_ENC_KEYS.
+
+        Safe to interrupt and run again: each batch is committed, rows already on the newest key
+        are skipped, and a token that no key can read is reported and left as it is."""
+        from sqlalchemy import select
+
+        from .audit import record
+        from .crypto import needs_rotation, rotate
+        from .models import SellerAuthorization
+
+        rotated = current = unreadable = 0
+        last_id = 0
+        while True:
+            with write_intent():
+                rows = db.session.scalars(select(SellerAuthorization).where(SellerAuthorization.id > last_id)
+                                          .order_by(SellerAuthorization.id).limit(batch_size)).all()
+                if not rows:
+                    break
+                for row in rows:
+                    if not needs_rotation(row.token_ciphertext):
+                        current += 1
+                        continue
+                    try:
+                        row.token_ciphertext = rotate(row.token_ciphertext)
+                        rotated += 1
+                    except Exception:  # cryptography.fernet.InvalidToken: no configured key reads it
+                        unreadable += 1
+                        click.echo(f"authorization {row.id} (seller {row.seller_id}, {row.region}): no key can "
+                                   "read its token; re-authorize its shops", err=True)
+                last_id = rows[-1].id
+                db.session.commit()
+        with write_intent():
+            record("keys.rotated", detail=f"rotated={rotated} current={current} unreadable={unreadable}",
+                   user_label="cli")
+            db.session.commit()
+        click.echo(f"Re-encrypted {rotated} tokens with the newest key; {current} were already on it; "
+                   f"{unreadable} could not be read.")
+        if unreadable:
             raise SystemExit(1)

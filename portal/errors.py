@@ -5,6 +5,10 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+import logging
+
+from .access import ObjectNotFound
+from .audit import record_now
 from .extensions import db
 from .htmx import is_htmx
 
@@ -29,15 +33,37 @@ def _render(status: int, message: str):
     return render_template("errors/page.html", status=status, message=message), status
 
 
+def _audit(action: str, **fields) -> None:
+    """Audit a refusal; the request's own work is dropped first (a refused request saves nothing)."""
+    if request_ctx.url_adapter is None:
+        return
+    try:
+        record_now(action, **fields)
+    except Exception:  # the audit must never turn a refusal into a 500
+        db.session.rollback()
+        logging.getLogger(__name__).exception("could not write audit event %s", action)
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         app.logger.warning("CSRF refused: %s", error.description)
+        _audit("security.csrf_failed", outcome="denied", detail=error.description)
         return _render(400, _("This form has expired or was not sent by the portal. Reload the page and try again."))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         status = error.code or 500
+        if isinstance(error, ObjectNotFound):
+            _audit("access.denied", outcome="denied", object_type=error.object_type, object_id=error.object_id,
+                   detail=f"{request.method} {request.path}")
+        elif status == 403 and request.headers.get("Sec-Fetch-Site") == "cross-site":
+            _audit("security.cross_site", outcome="denied", detail=f"{request.method} {request.path}")
+        elif status == 403:
+            _audit("access.forbidden", outcome="denied", detail=f"{request.method} {request.path}")
+        elif status == 429:
+            email = request.form.get("email", "")[:254] if request.endpoint == "auth.login" else None
+            _audit("auth.throttled", outcome="denied", user_label=email, detail=f"{request.method} {request.path}")
         if status == 429 and request.endpoint == "auth.login":
             from .auth.forms import LoginForm
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from flask_login import UserMixin
 from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
-                        UniqueConstraint, func)
+                        UniqueConstraint, event, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -277,3 +277,31 @@ class Order(db.Model):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+
+# --- Audit trail ----------------------------------------------------------------------------------
+
+class AuditEvent(db.Model):
+    """Append-only record of who did what, when, from where, and how it ended. Never a secret."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_company_time", "company_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    user_label: Mapped[str | None] = mapped_column(String(EMAIL_MAX))  # the email at the time, or the one tried
+    action: Mapped[str] = mapped_column(String(48))
+    outcome: Mapped[str] = mapped_column(String(16), default="success")
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    object_label: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(String(500))
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_is_append_only(_mapper, _connection, _target):
+    raise RuntimeError("audit events are append-only")

@@ -9,7 +9,9 @@ from ..extensions import db, limiter
 from ..models import count_users, utcnow
 from . import bp
 from .forms import ChangePasswordForm, LoginForm, SetupForm
-from .services import AccountError, authenticate, change_password, create_company_with_admin, end_sessions, normalize_email
+from ..audit import record
+from .services import (AccountError, authenticate, change_password, create_company_with_admin, end_sessions,
+                       find_user_by_email, normalize_email)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -63,6 +65,7 @@ def setup():
             db.session.rollback()
             getattr(form, error.field or "email").errors.append(error.message)
         else:
+            record("user.created", target=user, user=user, detail="first admin (set-up page)")
             db.session.commit()
             start_session(user)
             flash(_("Welcome! Your company and your admin account are ready."), "success")
@@ -81,9 +84,14 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
+            record("auth.login", user=user)
             db.session.commit()
             start_session(user)
             return redirect(safe_next(request.args.get("next")) or url_for("main.index"), 303)
+        known = find_user_by_email(form.email.data)
+        record("auth.login", outcome="failure", user_label=form.email.data,
+               company_id=known.company_id if known else None)
+        db.session.commit()
         error = _("The email or the password is not correct.")
     return render_template("auth/login.html", form=form, error=error)
 
@@ -92,6 +100,7 @@ def login():
 @login_required
 def logout():
     end_sessions(current_user)
+    record("auth.logout")
     db.session.commit()
     logout_user()
     session.clear()
@@ -110,6 +119,7 @@ def change_password_view():
             db.session.rollback()
             getattr(form, error.field or "new_password").errors.append(error.message)
         else:
+            record("auth.password_changed")
             db.session.commit()
             # The password change ended every session, this one included: start a new one.
             start_session(current_user._get_current_object())

@@ -9,7 +9,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..access import admin_required, get_visible_store_or_404, visible_other_stores
+from ..access import admin_required, deny, get_visible_store_or_404, visible_other_stores
+from ..audit import record
 from ..assignments import company_staff, set_assignees
 from ..extensions import db
 from ..htmx import hx_redirect, render_page
@@ -82,6 +83,7 @@ def new():
             _apply_store_error(form, error if isinstance(error, StoreError) else StoreError(
                 _("Your company already has a store with this name on this platform."), "name"))
         else:
+            record("store.created", target=store, object_type="other_store")
             db.session.commit()
             flash(_("Store “%(name)s” added.", name=store.name), "success")
             return hx_redirect(url_for("other_stores.detail", store_id=store.id))
@@ -140,6 +142,7 @@ def edit(store_id: int):
             _apply_store_error(form, error if isinstance(error, StoreError) else StoreError(
                 _("Your company already has a store with this name on this platform."), "name"))
         else:
+            record("store.updated", target=store, object_type="other_store")
             db.session.commit()
             flash(_("Store “%(name)s” saved.", name=store.name), "success")
             return hx_redirect(url_for("other_stores.detail", store_id=store.id))
@@ -155,6 +158,7 @@ def delete(store_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     name = store.name
+    record("store.deleted", target=store, object_type="other_store")
     delete_store(store)
     db.session.commit()
     flash(_("Store “%(name)s” and its orders deleted.", name=name), "success")
@@ -171,6 +175,8 @@ def assign(store_id: int):
     if form.validate_on_submit():
         set_assignees(store, OtherStoreAssignment, selected=set(form.selected.data or []),
                       shown=set(form.shown.data or []))
+        record("store.assignments_changed", target=store, object_type="other_store",
+               detail="users=" + ",".join(str(a.user_id) for a in store.assignments))
         db.session.commit()
         flash(_("Staff for “%(name)s” saved.", name=store.name), "success")
         return hx_redirect(url_for("other_stores.detail", store_id=store.id))
@@ -200,6 +206,8 @@ def _save_order_view(store, order):
                 _("This store already has an order with this number.")
             form.order_number.errors = list(form.order_number.errors) + [message]
         else:
+            record("order.updated" if order else "order.created", target=saved, object_type="order",
+                   label=f"{store.name} #{saved.order_number}")
             db.session.commit()
             flash(_("Order %(number)s saved.", number=saved.order_number), "success")
             return hx_redirect(url_for("other_stores.detail", store_id=store.id))
@@ -220,7 +228,7 @@ def edit_order(store_id: int, order_id: int):
     store = get_visible_store_or_404(current_user, store_id)
     order = get_order(store, order_id)
     if order is None:
-        abort(404)
+        deny("store_order", order_id)
     return _save_order_view(store, order)
 
 
@@ -232,10 +240,11 @@ def delete_order(store_id: int, order_id: int):
     store = get_visible_store_or_404(current_user, store_id)
     order = get_order(store, order_id)
     if order is None:
-        abort(404)
+        deny("store_order", order_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     number = order.order_number
+    record("order.deleted", target=order, object_type="order", label=f"{store.name} #{number}")
     db.session.delete(order)
     db.session.commit()
     flash(_("Order %(number)s deleted.", number=number), "success")

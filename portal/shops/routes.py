@@ -8,7 +8,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, selectinload
 
-from ..access import admin_required, assigned_shops, get_visible_shop_or_404, may_reauthorize, visible_shops
+from ..access import admin_required, assigned_shops, deny, get_visible_shop_or_404, may_reauthorize, visible_shops
 from ..amazon.marketplaces import REGIONS
 from ..extensions import db
 from ..htmx import hx_redirect, is_htmx, render_page
@@ -17,6 +17,7 @@ from ..pagination import paginate
 from . import bp
 from .forms import AssignForm, BulkAssignForm, EditShopForm, ReauthorizeForm, ShopForm, guidance
 from ..assignments import company_staff, set_assignees
+from ..audit import record
 from .services import ShopError, bulk_assign, create_shop, delete_shop, replace_token, set_user_shops, update_shop
 
 SORTS = {
@@ -136,6 +137,9 @@ def new_shop():
                 field = form.marketplace
             field.errors = list(field.errors) + [error.message]
         else:
+            record("shop.created", target=result.shop, detail=f"seller={result.shop.seller_id} region={region}")
+            if result.token_replaced:
+                record("shop.token_replaced", target=result.shop, detail="new token entered with a new shop")
             db.session.commit()
             flash(_("Shop “%(name)s” added. Click Verify to check the binding with Amazon.", name=result.shop.name),
                   "success")
@@ -208,6 +212,7 @@ def edit(shop_id: int):
             target.errors = list(target.errors) + [message]
             shop = get_visible_shop_or_404(current_user, shop_id)
         else:
+            record("shop.updated", target=shop, detail="marketplaces=" + ",".join(shop.marketplace_ids))
             db.session.commit()
             flash(_("Shop “%(name)s” saved.", name=shop.name), "success")
             return hx_redirect(url_for("shops.detail", shop_id=shop.id))
@@ -225,6 +230,7 @@ def reauthorize(shop_id: int):
         from .verify import check_authorization
 
         others = replace_token(shop, current_user, form.token.data)
+        record("shop.token_replaced", target=shop, detail=f"re-authorized; shared with {len(others)} other shops")
         db.session.commit()
         flash(_("New authorization saved for “%(name)s”. It is valid for %(days)d days from today.", name=shop.name,
                 days=current_app.config["AUTHORIZATION_VALIDITY_DAYS"]), "success")
@@ -245,6 +251,7 @@ def delete(shop_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     name = shop.name
+    record("shop.deleted", target=shop)
     token_removed = delete_shop(shop)
     db.session.commit()
     message = _("Shop “%(name)s” deleted.", name=name)
@@ -262,6 +269,8 @@ def assign(shop_id: int):
     form = AssignForm()
     if form.validate_on_submit():
         set_assignees(shop, ShopAssignment, selected=set(form.selected.data or []), shown=set(form.shown.data or []))
+        record("shop.assignments_changed", target=shop,
+               detail="users=" + ",".join(str(a.user_id) for a in shop.assignments))
         db.session.commit()
         flash(_("Staff for “%(name)s” saved.", name=shop.name), "success")
         return hx_redirect(url_for("shops.detail", shop_id=shop.id))
@@ -281,12 +290,14 @@ def bulk_assign_view():
     user = db.session.scalar(select(User).where(User.company_id == current_user.company_id,
                                                 User.id == form.user_id.data))
     if user is None:
-        abort(404)
+        deny("user_account", form.user_id.data)
     shop_ids = set(form.shop_ids.data or [])
     if not shop_ids:
         flash(_("Tick the shops to assign first."), "warning")
         return hx_redirect(request.referrer if _same_site(request.referrer) else url_for("shops.shop_list"))
     added = bulk_assign(current_user.company_id, user, shop_ids)
+    record("shop.assignments_changed", target=user, object_type="user_account",
+           detail=f"bulk: {added} shops assigned")
     db.session.commit()
     flash(ngettext("%(num)d shop newly assigned to %(name)s.", "%(num)d shops newly assigned to %(name)s.", added,
                    name=user.display_name), "success")
@@ -311,6 +322,8 @@ def user_shops(user_id: int):
     form = AssignForm()
     if form.validate_on_submit():
         set_user_shops(user, selected=set(form.selected.data or []), shown=set(form.shown.data or []))
+        record("shop.assignments_changed", target=user, object_type="user_account",
+               detail="shops=" + ",".join(str(i) for i in sorted(form.selected.data or []))[:400])
         db.session.commit()
         flash(_("Shops of %(name)s saved.", name=user.display_name), "success")
         keep = {k: v for k, v in _filters().items() if v and k != "sort"}

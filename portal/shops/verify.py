@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
+from .. import audit
 from ..amazon import client as amazon
 from ..amazon.outcomes import describe
 from ..crypto import TokenUnavailable, decrypt_token
@@ -117,6 +118,9 @@ def check_authorization(authorization_id: int, *, force: bool = False) -> CheckR
     for shop in db.session.scalars(select(Shop).where(Shop.id.in_(list(results)))):
         code, shop_outcome = results[shop.id]
         record(shop, shop_outcome, finished, code=code)
+        code = code or shop_outcome.code
+        audit.record("shop.verified", target=shop, outcome="success" if code == amazon.VERIFIED else "failure",
+                     detail=code)
     db.session.commit()
     return CheckReport(performed=True, outcome=outcome, shop_ids=list(results))
 

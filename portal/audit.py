@@ -1,0 +1,57 @@
+"""The audit trail: one call per event, from views, error handlers and CLI commands.
+
+Events never hold a secret: callers pass names and ids, and `detail` is a short code-like text.
+"""
+from __future__ import annotations
+
+from flask import has_request_context, request
+from flask_login import current_user
+
+from .extensions import db
+from .models import AuditEvent
+
+# Actions an admin can filter by on the Activity page.
+ACTIONS = (
+    "auth.login", "auth.logout", "auth.password_changed", "auth.throttled",
+    "access.denied", "access.forbidden", "security.csrf_failed", "security.cross_site",
+    "user.created", "user.role_changed", "user.deactivated", "user.reactivated", "user.password_reset",
+    "shop.created", "shop.updated", "shop.deleted", "shop.token_replaced", "shop.assignments_changed",
+    "shop.verified", "store.created", "store.updated", "store.deleted", "store.assignments_changed",
+    "order.created", "order.updated", "order.deleted", "keys.rotated",
+)
+
+
+def _clip(value, limit):
+    if value is None:
+        return None
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    return text[:limit]
+
+
+def record(action: str, *, outcome: str = "success", target=None, object_type: str | None = None,
+           object_id: int | None = None, label: str | None = None, detail: str | None = None, user=None,
+           company_id: int | None = None, user_label: str | None = None) -> AuditEvent:
+    """Add an event to the current session; it is saved with the caller's commit."""
+    if user is None and has_request_context() and current_user and current_user.is_authenticated:
+        user = current_user
+    if target is not None:
+        object_type = object_type or type(target).__name__.lower()
+        object_id = object_id if object_id is not None else getattr(target, "id", None)
+        label = label if label is not None else getattr(target, "name", None) or getattr(target, "email", None)
+        company_id = company_id or getattr(target, "company_id", None)
+    event = AuditEvent(
+        action=action, outcome=outcome, object_type=object_type, object_id=object_id,
+        object_label=_clip(label, 200), detail=_clip(detail, 500),
+        user_id=getattr(user, "id", None), user_label=_clip(user_label or getattr(user, "email", None), 254),
+        company_id=company_id or getattr(user, "company_id", None),
+        ip=_clip(request.remote_addr, 64) if has_request_context() else "cli",
+    )
+    db.session.add(event)
+    return event
+
+
+def record_now(action: str, **fields) -> None:
+    """Record an event on its own, after dropping whatever the failed request had started."""
+    db.session.rollback()
+    record(action, **fields)
+    db.session.commit()
