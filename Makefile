@@ -40,6 +40,11 @@ test: $(VENV)/.dev translations
 demo: $(VENV)/.runtime translations
 	$(BIN)/python -m portal.demo --host $(HOST) --port $(PORT)
 
+# Benchmark at a large company's scale (bench/README.md); its tools are not product dependencies.
+bench: $(VENV)/.runtime translations
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 # Refresh the message catalogs after adding strings (then translate the new zh entries).
 extract-messages: $(VENV)/.runtime
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
