@@ -23,7 +23,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 # Compiled catalogs (.mo) are build products, not tracked.
 translations: $(VENV)/.runtime
-	$(BIN)/pybabel compile -q -d portal/translations
+	$(BIN)/pybabel compile -d portal/translations
 
 migrate: $(VENV)/.runtime translations
 	$(BIN)/flask --app wsgi db upgrade
