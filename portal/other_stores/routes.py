@@ -73,21 +73,28 @@ def _store_values(form):
 @bp.route("/other-stores/new", methods=["GET", "POST"])
 @login_required
 def new():
-    form = StoreForm()
+    return _save_store_view(StoreForm(), None)
+
+
+def _save_store_view(form, store):
+    """Validate, save (create when `store` is None), audit, commit; or show the form with its errors."""
     if form.validate_on_submit():
         try:
-            store = save_store(current_user, None, **_store_values(form))
+            saved = save_store(current_user, store, **_store_values(form))
             db.session.flush()
         except (StoreError, IntegrityError) as error:
             db.session.rollback()
+            if store is not None:
+                store = get_visible_store_or_404(current_user, store.id)
             _apply_store_error(form, error if isinstance(error, StoreError) else StoreError(
                 _("Your company already has a store with this name on this platform."), "name"))
         else:
-            record("store.created", target=store, object_type="other_store")
+            record("store.updated" if store else "store.created", target=saved, object_type="other_store")
             db.session.commit()
-            flash(_("Store “%(name)s” added.", name=store.name), "success")
-            return hx_redirect(url_for("other_stores.detail", store_id=store.id))
-    return _store_form_response(form)
+            flash(_("Store “%(name)s” saved.", name=saved.name) if store else
+                  _("Store “%(name)s” added.", name=saved.name), "success")
+            return hx_redirect(url_for("other_stores.detail", store_id=saved.id))
+    return _store_form_response(form, store)
 
 
 @bp.route("/other-stores/<int:store_id>")
@@ -132,21 +139,7 @@ def edit(store_id: int):
     form = StoreForm(obj=store if request.method == "GET" else None)
     if request.method == "GET":
         form.countries.data = store.country_codes
-    if form.validate_on_submit():
-        try:
-            save_store(current_user, store, **_store_values(form))
-            db.session.flush()
-        except (StoreError, IntegrityError) as error:
-            db.session.rollback()
-            store = get_visible_store_or_404(current_user, store_id)
-            _apply_store_error(form, error if isinstance(error, StoreError) else StoreError(
-                _("Your company already has a store with this name on this platform."), "name"))
-        else:
-            record("store.updated", target=store, object_type="other_store")
-            db.session.commit()
-            flash(_("Store “%(name)s” saved.", name=store.name), "success")
-            return hx_redirect(url_for("other_stores.detail", store_id=store.id))
-    return _store_form_response(form, store)
+    return _save_store_view(form, store)
 
 
 @bp.route("/other-stores/<int:store_id>/delete", methods=["POST"])

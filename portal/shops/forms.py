@@ -93,13 +93,19 @@ class ShopForm(MarketplaceFieldsMixin, FlaskForm):
         except InputProblem as problem:
             self.seller_id.errors = list(self.seller_id.errors) + [problem.message]
             ok = False
-        if self.token.data:
-            try:
-                self.token.data = check_refresh_token(self.token.data)
-            except InputProblem as problem:
-                self.token.errors = list(self.token.errors) + [problem.message]
-                ok = False
-        return ok
+        return _check_token_field(self.token) and ok
+
+
+def _check_token_field(field) -> bool:
+    """Normalize a pasted refresh token in place; False (with the field's message) when it is not one."""
+    if not field.data:
+        return True
+    try:
+        field.data = check_refresh_token(field.data)
+    except InputProblem as problem:
+        field.errors = list(field.errors) + [problem.message]
+        return False
+    return True
 
 
 class EditShopForm(MarketplaceFieldsMixin, FlaskForm):
@@ -120,13 +126,7 @@ class ReauthorizeForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
-        if self.token.data:
-            try:
-                self.token.data = check_refresh_token(self.token.data)
-            except InputProblem as problem:
-                self.token.errors = list(self.token.errors) + [problem.message]
-                ok = False
-        return ok
+        return _check_token_field(self.token) and ok
 
 
 class AssignForm(FlaskForm):
