@@ -174,14 +174,27 @@ def test_new_token_for_existing_seller_replaces_it_for_all_its_shops(admin_clien
     assert authorization.token_ciphertext != old_ciphertext and authorization.token_last4 == "9876"
 
 
-def test_member_cannot_replace_token_of_a_seller_they_do_not_work_on(admin_client, app, member_a, login):
+@pytest.mark.parametrize("token", [TOKEN + "X1", ""])
+def test_member_cannot_build_on_a_seller_they_do_not_work_on(admin_client, app, member_a, login, token):
     admin_client.post("/shops/new", data=SINGLE_US, headers=HX)
     member = app.test_client()
     login(member, member_a)
-    response = member.post("/shops/new", data=dict(SINGLE_US, name="Mine", marketplace=CA, token=TOKEN + "X1"),
+    response = member.post("/shops/new", data=dict(SINGLE_US, name="Mine", marketplace=CA, token=token),
                            headers=HX)
-    assert "already authorized in your company" in response.get_data(as_text=True)
+    assert "This seller is already bound in your company" in response.get_data(as_text=True)
     assert db.session.scalar(select(SellerAuthorization.token_last4)) == TOKEN[-4:]
+    assert count(Shop) == 1
+
+
+def test_member_assigned_to_the_seller_can_add_its_next_country(admin_client, app, member_a, login):
+    admin_client.post("/shops/new", data=SINGLE_US, headers=HX)
+    shop = db.session.scalar(select(Shop))
+    admin_client.post(f"/shops/{shop.id}/assign", data={"shown": [member_a.id], "selected": [member_a.id]})
+    member = app.test_client()
+    login(member, member_a)
+    response = member.post("/shops/new", data=dict(SINGLE_US, name="Mine", marketplace=CA, token=""), headers=HX)
+    assert response.headers["HX-Redirect"] == "/my-shops"
+    assert count(Shop) == 2 and count(SellerAuthorization) == 1
 
 
 def test_form_fields_follow_region_and_mode(admin_client):

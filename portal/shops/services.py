@@ -90,7 +90,8 @@ def _set_token(authorization: SellerAuthorization, token: str, user: User) -> No
     authorization.token_updated_by_id = user.id
 
 
-def _may_replace_token(user: User, authorization: SellerAuthorization) -> bool:
+def _works_on(user: User, authorization: SellerAuthorization) -> bool:
+    """Admins, and members assigned to at least one shop of this seller authorization."""
     if user.is_admin:
         return True
     return db.session.scalar(select(func.count(ShopAssignment.id)).join(Shop).where(
@@ -114,10 +115,12 @@ def create_shop(user: User, *, name: str, region: str, mode: str, marketplace_id
         _set_token(authorization, token, user)
         db.session.add(authorization)
         db.session.flush()
+    elif not _works_on(user, authorization):
+        # A member may only build on a seller authorization they already work with: otherwise a new
+        # shop would give them that seller's Amazon data without an admin deciding so.
+        raise ShopError(_l("This seller is already bound in your company. Ask an admin to add this shop or to "
+                           "assign you one of this seller's shops."), field="seller_id")
     elif token:
-        if not _may_replace_token(user, authorization):
-            raise ShopError(_l("This seller is already authorized in your company. Leave the token empty to use "
-                               "that authorization, or ask an admin to re-authorize it."), field="token")
         _set_token(authorization, token, user)
         replaced = True
         result_other_shops = [s.name for s in authorization.shops]
