@@ -84,8 +84,11 @@ class Config:
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH
 
-    # Passwords: scrypt N=2^17, r=8, p=1 (OWASP minimum); tests lower it for speed only.
-    PASSWORD_HASH_METHOD = "scrypt:131072:8:1"
+    # Passwords: Argon2id with OWASP's m=12 MiB, t=3, p=1 (tests use a cheap Werkzeug method for speed).
+    PASSWORD_HASH_METHOD = "argon2id"
+    ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 12288)
+    ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
+    ARGON2_PARALLELISM = 1
     PASSWORD_MIN_LENGTH = 8
     PASSWORD_MAX_LENGTH = 128
 

@@ -60,6 +60,9 @@ def create_app(config_class: type = Config) -> Flask:
 
     errors.register(app)
     security.register(app)
+    from . import templating
+
+    templating.register(app)
     app.before_request(_enforce_session_rules)
     app.context_processor(_template_globals)
 
@@ -189,6 +192,7 @@ def _template_globals() -> dict:
     from .shops.verify import status_view
 
     return {"current_lang": locale.language if locale else "zh", "htmx_config": HTMX_CONFIG,
+            "shop_base": url_for("shops.detail", shop_id=0)[:-1],
             "lifecycle": lifecycle, "marketplace": marketplace_by_id, "check_status_view": status_view, "now": utcnow,
             "place_name": lambda item: display_name(item, locale)}
 

@@ -10,16 +10,40 @@ from tests.conftest import PASSWORD
 TOKEN_RE = re.compile(r'(csrf_token"[^>]*value="|"X-CSRFToken": ")[^"]+')
 
 
-def test_production_password_hash_is_scrypt_2_17():
+def test_production_password_hash_is_argon2id_with_owasp_parameters(app_factory):
     from config import Config
 
-    assert Config.PASSWORD_HASH_METHOD == "scrypt:131072:8:1"
+    assert Config.PASSWORD_HASH_METHOD == "argon2id"
+    assert (Config.ARGON2_MEMORY_KIB, Config.ARGON2_TIME_COST, Config.ARGON2_PARALLELISM) == (12288, 3, 1)
+    app = app_factory(PASSWORD_HASH_METHOD="argon2id")
+    with app.app_context():
+        from portal.auth.passwords import check_password, hash_password
+
+        hashed = hash_password("some passphrase")
+        assert hashed.startswith("$argon2id$v=19$m=12288,t=3,p=1$")
+        assert check_password(hashed, "some passphrase") and not check_password(hashed, "other passphrase")
 
 
 def test_password_hash_uses_configured_method(app):
     from portal.auth.passwords import hash_password
 
     assert hash_password("some passphrase").startswith("scrypt:1024:8:1$")
+
+
+def test_older_hashes_are_upgraded_at_sign_in(app_factory):
+    app = app_factory(PASSWORD_HASH_METHOD="argon2id", ARGON2_MEMORY_KIB=1024, ARGON2_TIME_COST=1)
+    with app.app_context():
+        from werkzeug.security import generate_password_hash
+
+        from portal.models import Company
+
+        company = Company(name="C")
+        db.session.add(User(company=company, email="old@example.com", display_name="Old", role="admin",
+                            password_hash=generate_password_hash(PASSWORD, method="scrypt:1024:8:1")))
+        db.session.commit()
+        client = app.test_client()
+        assert client.post("/login", data={"email": "old@example.com", "password": PASSWORD}).status_code == 303
+        assert db.session.scalar(db.select(User.password_hash)).startswith("$argon2id$v=19$m=1024,t=1,p=1$")
 
 
 def test_sign_in_and_out(client, admin_a, login):

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLES, Company, User, count_users, utcnow
-from .passwords import check_password, hash_password, password_problems
+from .passwords import check_password, hash_password, needs_rehash, password_problems
 
 
 class AccountError(ValueError):
@@ -64,6 +64,8 @@ def authenticate(email: str, password: str) -> User | None:
     valid = check_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return user
 
