@@ -74,3 +74,46 @@ def test_statement_count_does_not_grow_with_rows(app_factory, path):
         counts[rows] = _count_statements(app, client, path)
     assert counts[5] == counts[500], counts
     assert counts[500] <= 8, counts
+
+
+def test_throttled_verify_answer_stays_within_eight_statements(app_factory):
+    from portal.auth.passwords import hash_password
+    from portal.models import Company, SellerAuthorization, User, utcnow
+    from portal.shops.services import create_shop
+    from tests.conftest import PASSWORD
+
+    app = app_factory(AMAZON_LWA_CLIENT_ID="id", AMAZON_LWA_CLIENT_SECRET="secret",
+                      AMAZON_LWA_TOKEN_URL="http://127.0.0.1:9/never-called")
+    client = app.test_client()
+    with app.app_context():
+        company = Company(name="C")
+        admin = User(company=company, email="a@example.com", display_name="A", role="admin",
+                     password_hash=hash_password(PASSWORD))
+        db.session.add(admin)
+        db.session.commit()
+        shop = create_shop(admin, name="S", region="NA", mode="single", marketplace_ids=["ATVPDKIKX0DER"],
+                           seller_id="A123456789012", token="Atzr|statement-count-token-0123456789").shop
+        shop.authorization.check_claimed_at = utcnow()  # checked a moment ago: the throttle answers
+        db.session.commit()
+        shop_id = shop.id
+    client.post("/login", data={"email": "a@example.com", "password": PASSWORD})
+    token = client.csrf_token()
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.post(f"/shops/{shop_id}/verify", data={"view": "all", "csrf_token": token}, csrf=False,
+                               headers={"HX-Request": "true"})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200 and "the next check with Amazon is possible" in response.get_data(as_text=True)
+    assert len(statements) <= 8, statements
+    assert len(response.get_data()) <= 3072
+    with app.app_context():
+        assert db.session.get(SellerAuthorization, 1).check_claimed_at is not None

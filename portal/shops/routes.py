@@ -348,13 +348,15 @@ def verify(shop_id: int):
     from ..admin.forms import ConfirmForm
     from .verify import check_authorization
 
-    shop = get_visible_shop_or_404(current_user, shop_id)
+    target = request.form.get("view", "all")
+    options = [selectinload(Shop.marketplaces)]
+    if target != "mine":
+        options.append(selectinload(Shop.assignments).selectinload(ShopAssignment.user))
+    shop = get_visible_shop_or_404(current_user, shop_id, *options)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    # The check updates the loaded shop (and its siblings) in place: the answer renders from them.
     report = check_authorization(shop.authorization_id)
-    shop = get_visible_shop_or_404(current_user, shop_id, selectinload(Shop.marketplaces),
-                                   selectinload(Shop.assignments).selectinload(ShopAssignment.user))
-    target = request.form.get("view", "all")
     if not is_htmx():
         if not report.performed and report.seconds_since is not None:
             flash(_("Checked %(seconds)d seconds ago; the next check with Amazon is possible in %(wait)d seconds.",

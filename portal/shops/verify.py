@@ -66,8 +66,19 @@ def claim(authorization_id: int, now: datetime, *, force: bool = False) -> bool:
         statement = statement.where(or_(SellerAuthorization.check_claimed_at.is_(None),
                                         SellerAuthorization.check_claimed_at <= cutoff))
     result = db.session.execute(statement.values(check_claimed_at=now))
-    db.session.commit()
+    commit_keeping_objects()
     return result.rowcount == 1
+
+
+def commit_keeping_objects() -> None:
+    """Commit without expiring loaded objects: they hold what was just written, and the page that
+    answers a Verify click renders from them without loading them again."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def check_authorization(authorization_id: int, *, force: bool = False) -> CheckReport:
@@ -82,11 +93,12 @@ def check_authorization(authorization_id: int, *, force: bool = False) -> CheckR
         shops = list(db.session.scalars(select(Shop).where(Shop.authorization_id == authorization_id)))
         for shop in shops:
             record(shop, outcome, now)
-        db.session.commit()
+        commit_keeping_objects()
         return CheckReport(performed=False, outcome=outcome, shop_ids=[shop.id for shop in shops])
     if not claim(authorization_id, now, force=force):
-        db.session.refresh(authorization)
-        since = int((now - authorization.check_claimed_at).total_seconds()) if authorization.check_claimed_at else 0
+        claimed_at = db.session.scalar(select(SellerAuthorization.check_claimed_at)
+                                       .where(SellerAuthorization.id == authorization_id))
+        since = int((now - claimed_at).total_seconds()) if claimed_at else 0
         return CheckReport(performed=False, seconds_since=max(since, 0),
                            wait_seconds=max(throttle_seconds() - since, 1))
 
@@ -101,7 +113,7 @@ def check_authorization(authorization_id: int, *, force: bool = False) -> CheckR
     except TokenUnavailable:
         token = None
     shop_marketplaces = {shop.id: shop.marketplace_ids for shop in shops}
-    db.session.commit()
+    commit_keeping_objects()
 
     if token is None:
         outcome = amazon.VerifyOutcome(amazon.BAD_REQUEST, detail="stored token unreadable")
@@ -121,7 +133,7 @@ def check_authorization(authorization_id: int, *, force: bool = False) -> CheckR
         code = code or shop_outcome.code
         audit.record("shop.verified", target=shop, outcome="success" if code == amazon.VERIFIED else "failure",
                      detail=code)
-    db.session.commit()
+    commit_keeping_objects()
     return CheckReport(performed=True, outcome=outcome, shop_ids=list(results))
 
 
