@@ -99,7 +99,7 @@ def register_key_commands(app: Flask) -> None:
         from sqlalchemy import select
 
         from .audit import record
-        from .crypto import needs_rotation, rotate
+        from .crypto import TokenUnavailable, decrypt_token, needs_rotation, rotate
         from .models import SellerAuthorization
 
         rotated = current = unreadable = 0
@@ -111,16 +111,19 @@ def register_key_commands(app: Flask) -> None:
                 if not rows:
                     break
                 for row in rows:
-                    if not needs_rotation(row.token_ciphertext):
-                        current += 1
+                    try:  # also proves the ciphertext belongs to this row
+                        decrypt_token(row.token_ciphertext, company_id=row.company_id, seller_id=row.seller_id,
+                                      region=row.region)
+                    except TokenUnavailable:
+                        unreadable += 1
+                        click.echo(f"authorization {row.id} (seller {row.seller_id}, {row.region}): its token "
+                                   "cannot be read; re-authorize its shops", err=True)
                         continue
-                    try:
+                    if needs_rotation(row.token_ciphertext):
                         row.token_ciphertext = rotate(row.token_ciphertext)
                         rotated += 1
-                    except Exception:  # cryptography.fernet.InvalidToken: no configured key reads it
-                        unreadable += 1
-                        click.echo(f"authorization {row.id} (seller {row.seller_id}, {row.region}): no key can "
-                                   "read its token; re-authorize its shops", err=True)
+                    else:
+                        current += 1
                 last_id = rows[-1].id
                 db.session.commit()
         with write_intent():

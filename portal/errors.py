@@ -70,7 +70,12 @@ def register(app: Flask) -> None:
             return render_template("auth/login.html", form=LoginForm(),
                                    error=MESSAGES[429]()), 429
         message = MESSAGES.get(status, lambda: error.name)()
-        return _render(status, message)
+        body, code, *headers = _render(status, message)
+        extra = dict(headers[0]) if headers else {}
+        allow = dict(error.get_headers()).get("Allow")
+        if allow:
+            extra["Allow"] = allow
+        return body, code, extra
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):

@@ -56,6 +56,10 @@ def install() -> None:
         except Exception:  # a badly formatted record is logging's business, not ours
             return record
         record.msg, record.args = redact(message), ()
+        if record.exc_info:  # the traceback may quote a token too: format it now, redacted
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return record
 
     logging.setLogRecordFactory(factory)

@@ -35,12 +35,22 @@ def _set_headers(response):
 
 
 def _refuse_cross_site_writes():
-    """Browsers say where a request comes from (Fetch Metadata): a write from another site is refused
-    even before CSRF checks, whatever cookies it carries."""
+    """Browsers say where a request comes from (Fetch Metadata): a write from another site is refused,
+    whatever cookies it carries (one without a CSRF token is refused by the CSRF check already)."""
     if request.method not in ("GET", "HEAD", "OPTIONS") and request.headers.get("Sec-Fetch-Site") == "cross-site":
         abort(403)
 
 
+def _refuse_nul_characters():
+    """No text field of the portal holds a NUL character, and PostgreSQL refuses to store one."""
+    values = list(request.args.values())
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype != "multipart/form-data":
+        values += list(request.form.values())
+    if any("\x00" in value for value in values):
+        abort(400)
+
+
 def register(app: Flask) -> None:
+    app.before_request(_refuse_nul_characters)
     app.before_request(_refuse_cross_site_writes)
     app.after_request(_set_headers)

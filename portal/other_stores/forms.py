@@ -21,11 +21,25 @@ def status_labels() -> dict:
             "cancelled": _l("Cancelled"), "refunded": _l("Refunded")}
 
 
+class AmountField(DecimalField):
+    """A decimal amount: NaN and Infinity are not amounts, whatever Python's Decimal accepts."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value."))
+
+
 def http_url(form, field):
     """Only http(s) links: a javascript: or data: URL must never become a clickable link."""
     if not field.data:
         return
-    parts = urlsplit(field.data)
+    try:
+        parts = urlsplit(field.data)
+        parts.port  # a malformed port or bracketed host raises here
+    except ValueError:
+        raise ValidationError(_l("Enter a web address starting with http:// or https://.")) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in field.data):
         raise ValidationError(_l("Enter a web address starting with http:// or https://."))
 
@@ -66,7 +80,7 @@ class OrderForm(FlaskForm):
     status = SelectField(_l("Status"), choices=lambda: _choices(status_labels().items()), default="pending")
     currency = SelectField(_l("Currency"), choices=lambda: _choices(currency_choices()), default="USD",
                            validate_choice=False)
-    total = DecimalField(_l("Total amount"), places=2, rounding=None,
+    total = AmountField(_l("Total amount"), places=2, rounding=None,
                          validators=[InputRequired(_l("Enter the amount, e.g. 19.99.")),
                                      NumberRange(min=0, message=_l("The amount cannot be negative."))],
                          render_kw={"inputmode": "decimal"})
