@@ -4,7 +4,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from portal.amazon.standin import StandinAmazon
 from portal.extensions import db

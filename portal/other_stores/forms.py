@@ -6,7 +6,7 @@ from wtforms import DateField, DecimalField, SelectChoice, SelectField, SelectMu
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..forms import plain_text, strip_filter
-from ..models import ORDER_STATUSES, STORE_NAME_MAX
+from ..models import STORE_NAME_MAX
 from .catalog import OTHER, country_choices, country_codes, currency_choices, currency_codes, platform_choices
 
 NOTES_MAX = 2000
