@@ -341,7 +341,11 @@ def test_fuzz_new_shop(app, admin, admin_a):
         assert shop.company_id == admin_a.company_id
         assert (shop.name, shop.seller_id, shop.region) == (norm(f["name"]), norm_seller(f["seller_id"]), region)
         assert shop.marketplace_ids == (list(dict.fromkeys(multi)) if mode == "multi" else [marketplace])
-        assert decrypt_token(shop.authorization.token_ciphertext, **owner(shop.authorization)) == norm(f["token"])
+        stored = decrypt_token(shop.authorization.token_ciphertext, **owner(shop.authorization))
+        if norm(f["token"]):
+            assert stored == norm(f["token"])
+        else:  # an empty token reuses the seller's stored authorization from an earlier example
+            assert stored.startswith("Atzr|")
         judge(admin.get(f"/shops/{shop.id}"), admin.get("/shops", headers=HX))
 
     run()
