@@ -44,9 +44,13 @@ def page_number(raw) -> int:
     return min(max(number, 1), 1_000_000)
 
 
-def paginate(query: Select, raw_page, size: int | None = None, scalars: bool = True) -> Page:
+def paginate(query: Select, raw_page, size: int | None = None, scalars: bool = True,
+             count_query: Select | None = None) -> Page:
+    """`count_query`, when given, counts the same rows more cheaply (e.g. without a join the page needs)."""
     size = size or current_app.config["PAGE_SIZE"]
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    if count_query is None:
+        count_query = select(func.count()).select_from(query.order_by(None).subquery())
+    total = db.session.scalar(count_query) or 0
     number = min(page_number(raw_page), max(1, ceil(total / size)))
     paged = query.limit(size).offset((number - 1) * size)
     items = list(db.session.scalars(paged)) if scalars else list(db.session.execute(paged))

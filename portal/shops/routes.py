@@ -87,7 +87,12 @@ def _list(view: str, base):
     if view == "all":
         options.append(selectinload(Shop.assignments).selectinload(ShopAssignment.user))
     query = _filtered(base, filters).options(*options)
-    page = paginate(query, request.args.get("page"))
+    count_query = None
+    if not (filters["q"] or filters["region"] or filters["status"]):
+        # Nothing filters on the seller authorization: count shops alone, from the company index,
+        # instead of joining every row to its (large) authorization row.
+        count_query = base.with_only_columns(func.count(Shop.id)).order_by(None)
+    page = paginate(query, request.args.get("page"), count_query=count_query)
     endpoint = "shops.shop_list" if view == "all" else "shops.my_shops"
     args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
     context = {"page": page, "filters": filters, "args": args, "view": view, "endpoint": endpoint,
