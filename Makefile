@@ -30,7 +30,7 @@ migrate: $(VENV)/.runtime translations
 
 run: migrate
 	@echo "Shop Portal on http://$(HOST):$(PORT)/"
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
+	MALLOC_ARENA_MAX=2 $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
 		--access-logfile - --forwarded-allow-ips "" wsgi:app
 
 test: $(VENV)/.dev translations

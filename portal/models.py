@@ -119,7 +119,10 @@ class SellerAuthorization(db.Model):
 
 class Shop(db.Model):
     __tablename__ = "shop"
-    __table_args__ = (UniqueConstraint("company_id", "name_key"),)
+    __table_args__ = (UniqueConstraint("company_id", "name_key"),
+                      # Counts and the attention banner read only these columns of a company's shops.
+                      Index("ix_shop_company_authorization_status", "company_id", "authorization_id",
+                            "check_status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))

@@ -97,7 +97,8 @@ def _list(view: str, base):
     args = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "name")}
     context = {"page": page, "filters": filters, "args": args, "view": view, "endpoint": endpoint,
                "regions": REGIONS, "nav": "shop_list" if view == "all" else "my_shops",
-               "attention": attention_counts(base)}
+               # The banner is outside the results block: htmx fragments (search, paging) skip its query.
+               "attention": None if is_htmx() else attention_counts(base)}
     if view == "all":
         context["members"] = list(db.session.scalars(company_staff(current_user.company_id)))
         context["bulk_form"] = BulkAssignForm()
