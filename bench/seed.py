@@ -184,7 +184,7 @@ def seed(sizes: Sizes, log=print) -> Seeded:
     authorizations = []
     for number, (region, _shops) in enumerate(plan, start=1):
         seller_id = f"A1B{number:09d}"
-        token = f"Atzr|standin-valid-bench-{number}-{secrets.token_hex(8)}"
+        token = f"Atzr|standin-valid-bench-{number}-{secrets.token_hex(8)}"  # fake: the stand-in accepts it
         authorized_at = now - timedelta(days=rng.uniform(0, 400))
         authorizations.append({
             "company_id": company_id, "seller_id": seller_id, "region": region,
