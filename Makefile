@@ -47,7 +47,8 @@ bench: $(VENV)/.runtime translations
 
 # Refresh the message catalogs after adding strings (then translate the new zh entries).
 extract-messages: $(VENV)/.runtime
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs='.* .venv node_modules bench tests' -k _l -k lazy_gettext \
+		-o portal/translations/messages.pot .
 	$(BIN)/pybabel update -N -i portal/translations/messages.pot -d portal/translations
 
 clean:

@@ -12,8 +12,11 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_ge
 def _source_messages() -> set[str]:
     method_map = [("portal/**.py", "python"), ("templates/**.html", "jinja2")]
     found = set()
+    # Babel's default filter skips folders starting with "_" (templates/_macros): look everywhere
+    # but hidden folders, as `make extract-messages` does.
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map=method_map, keywords=KEYWORDS):
+            str(ROOT), method_map=method_map, keywords=KEYWORDS,
+            directory_filter=lambda path: not Path(path).name.startswith(".")):
         found.add(message[0] if isinstance(message, tuple) else message)
     return found
 
