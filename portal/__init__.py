@@ -105,10 +105,12 @@ def _configure_login() -> None:
 
     @login_manager.user_loader
     def load_user(session_id: str):
+        from .fields import parse_db_id
+
         user_id, _sep, version = session_id.partition(":")
-        if not user_id.isdigit() or not version.isdigit():
+        if parse_db_id(user_id) is None or parse_db_id(version) is None:
             return None
-        user = db.session.get(User, int(user_id))
+        user = db.session.get(User, parse_db_id(user_id))
         if user is None or not user.is_active or user.session_version != int(version):
             return None
         return user

@@ -1,7 +1,7 @@
 """Error pages and fragments that reveal nothing internal."""
 import logging
 
-from flask import Flask, g, has_request_context, render_template, request
+from flask import Flask, current_app, g, has_request_context, render_template, request
 from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,9 +16,6 @@ from .extensions import db
 from .htmx import is_htmx
 from .throttle import hit
 
-# Anonymous refusals are audited once per client address, action and this many seconds; the
-# counter row (throttle_counter, key "audit:<action>:<address>") holds how many were refused.
-ANONYMOUS_AUDIT_WINDOW = 60
 
 MESSAGES = {
     400: lambda: _("The request could not be understood. Reload the page and try again."),
@@ -56,13 +53,15 @@ def _audit(action: str, **fields) -> None:
 
 def audit_refusal(action: str, *, outcome: str = "denied", **fields) -> None:
     """Record a refusal on its own (the request's work is rolled back first). Anonymous callers are
-    sampled: the first refusal per address and action in ANONYMOUS_AUDIT_WINDOW seconds is written,
-    the others only counted, so anonymous traffic cannot grow the audit table without bound."""
+    sampled: the first refusal per address and action in AUDIT_SAMPLE_SECONDS is written, the others
+    only counted (throttle_counter, key "audit:<action>:<address>"), so anonymous traffic cannot grow
+    the audit table without bound."""
+    window = current_app.config["AUDIT_SAMPLE_SECONDS"]
     try:
         db.session.rollback()
-        if not current_user.is_authenticated:
+        if window > 0 and not current_user.is_authenticated:
             key = f"audit:{action}:{request.remote_addr or '?'}"
-            if hit(key, ANONYMOUS_AUDIT_WINDOW) > 1:
+            if hit(key, window) > 1:
                 db.session.commit()
                 return
         record(action, outcome=outcome, **fields)

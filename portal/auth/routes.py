@@ -4,6 +4,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..errors import MESSAGES, audit_refusal
 from ..extensions import db
 from ..throttle import give_back, take_slots
 from ..models import count_users, utcnow
@@ -45,8 +46,6 @@ def _login_slots(email: str) -> list[tuple[str, str]]:
 
 def _throttled(template: str, form, **context):
     """The form again with 429: the password was not checked. Audited (sampled for anonymous callers)."""
-    from ..errors import MESSAGES, audit_refusal
-
     email = form.email.data if hasattr(form, "email") else None
     audit_refusal("auth.throttled", user_label=email, detail=f"{request.method} {request.path}")
     return render_template(template, form=form, error=MESSAGES[429](), **context), 429
