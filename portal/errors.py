@@ -71,23 +71,27 @@ def audit_refusal(action: str, *, outcome: str = "denied", **fields) -> None:
         logging.getLogger(__name__).exception("could not write audit event %s", action)
 
 
+def _flushed(_session, _context):
+    if has_request_context():
+        g.portal_flushed = True
+
+
+def _committed(_session):
+    if has_request_context() and g.get("portal_flushed"):
+        g.portal_saved = True
+
+
+def _rolled_back(_session):
+    if has_request_context():
+        g.portal_flushed = False
+
+
 def _track_commits() -> None:
     """Remember in `g` whether this request already committed a change (for an honest 500 message)."""
-
-    @event.listens_for(db.session, "after_flush")
-    def _flushed(session, _context):
-        if has_request_context():
-            g.portal_flushed = True
-
-    @event.listens_for(db.session, "after_commit")
-    def _committed(session):
-        if has_request_context() and g.get("portal_flushed"):
-            g.portal_saved = True
-
-    @event.listens_for(db.session, "after_rollback")
-    def _rolled_back(session):
-        if has_request_context():
-            g.portal_flushed = False
+    for name, listener in (("after_flush", _flushed), ("after_commit", _committed),
+                           ("after_rollback", _rolled_back)):
+        if not event.contains(db.session, name, listener):  # one session for every app of the process
+            event.listen(db.session, name, listener)
 
 
 def database_unavailable(error: Exception) -> bool:
