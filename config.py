@@ -99,6 +99,9 @@ class Config:
     RATELIMIT_ENABLED = True
     LOGIN_LIMIT_PER_IP = env_str("LOGIN_LIMIT_PER_IP", "20 per 5 minutes")
     LOGIN_LIMIT_PER_ACCOUNT = env_str("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes")
+    # Refusals of anonymous callers: the first per address and action in this many seconds is audited,
+    # the others only counted (0: audit every one).
+    AUDIT_SAMPLE_SECONDS = env_int("AUDIT_SAMPLE_SECONDS", 60)
 
     # Forms
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; sessions time out on their own

@@ -29,6 +29,9 @@ def create_app(config_class: type = Config) -> Flask:
     )
     app.config.from_object(config_class)
     _finish_config(app)
+    from .fields import register as register_id_converter
+
+    register_id_converter(app)  # before any blueprint: every <int:…_id> is range-checked
 
     if app.config["PROXY_FIX_HOPS"] > 0:
         hops = app.config["PROXY_FIX_HOPS"]
@@ -85,10 +88,11 @@ def _finish_config(app: Flask) -> None:
 
 
 def _configure_database(app: Flask) -> None:
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        from .database import configure_sqlite
+    from .database import configure_engine, configure_sqlite
 
-        with app.app_context():
+    with app.app_context():
+        configure_engine(db.engine)
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
 
@@ -101,10 +105,12 @@ def _configure_login() -> None:
 
     @login_manager.user_loader
     def load_user(session_id: str):
+        from .fields import parse_db_id
+
         user_id, _sep, version = session_id.partition(":")
-        if not user_id.isdigit() or not version.isdigit():
+        if parse_db_id(user_id) is None or parse_db_id(version) is None:
             return None
-        user = db.session.get(User, int(user_id))
+        user = db.session.get(User, parse_db_id(user_id))
         if user is None or not user.is_active or user.session_version != int(version):
             return None
         return user

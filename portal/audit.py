@@ -12,7 +12,7 @@ from .models import AuditEvent
 
 # Actions an admin can filter by on the Activity page.
 ACTIONS = (
-    "auth.login", "auth.logout", "auth.password_changed", "auth.throttled",
+    "auth.login", "auth.logout", "auth.password_changed", "auth.password_change_failed", "auth.throttled",
     "access.denied", "access.forbidden", "security.csrf_failed", "security.cross_site",
     "user.created", "user.role_changed", "user.deactivated", "user.reactivated", "user.password_reset",
     "shop.created", "shop.updated", "shop.deleted", "shop.token_replaced", "shop.assignments_changed",

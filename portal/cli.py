@@ -10,31 +10,63 @@ def register(app: Flask) -> None:
     register_key_commands(app)
 
     @app.cli.command("create-admin")
-    @click.option("--company", "company_name", required=True, help="Company name (first set-up only).")
+    @click.option("--company", "company_name", help="Company name (first set-up only).")
+    @click.option("--company-id", type=click.IntRange(1, 2**31 - 1),
+                  help="Add the admin to this existing company (repair: works when users exist).")
     @click.option("--email", required=True, help="The admin's email, used to sign in.")
     @click.option("--name", "display_name", required=True, help="The admin's display name.")
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
                   envvar="PORTAL_ADMIN_PASSWORD", help="Asked for when not given (or PORTAL_ADMIN_PASSWORD).")
-    def create_admin(company_name, email, display_name, password):
-        """Set up the portal from a script: the company and its first admin."""
-        from .auth.services import AccountError, create_company_with_admin
+    def create_admin(company_name, company_id, email, display_name, password):
+        """Set up the portal from a script (the company and its first admin), or with --company-id add
+        an admin to a company that has none left (the new admin changes the password at sign-in)."""
+        from .auth.services import AccountError, create_company_with_admin, repair_company_admin
         from .forms import EMAIL_RE, has_invisible
 
+        if (company_name is None) == (company_id is None):
+            raise click.UsageError("Give either --company (first set-up) or --company-id (existing company).")
         email = email.strip().lower()
         if not EMAIL_RE.match(email) or len(email) > 254:
             raise click.UsageError(f"'{email}' is not an email address.")
         for label, value in (("--company", company_name), ("--name", display_name)):
-            if not value.strip() or len(value) > 100 or has_invisible(value):
+            if value is not None and (not value.strip() or len(value) > 100 or has_invisible(value)):
                 raise click.UsageError(f"{label} must be 1 to 100 visible characters.")
         with write_intent():
             try:
-                user = create_company_with_admin(company_name=company_name, display_name=display_name,
-                                                 email=email, password=password)
+                if company_id is None:
+                    user = create_company_with_admin(company_name=company_name, display_name=display_name,
+                                                     email=email, password=password)
+                else:
+                    user, created = repair_company_admin(company_id, email=email, display_name=display_name,
+                                                         password=password)
+                    _audit_repair(user, created)
             except AccountError as error:
                 db.session.rollback()
                 raise click.ClickException(str(error.message)) from None
+            company = user.company.name
             db.session.commit()
-        click.echo(f"Created company '{user.company.name}' and admin {user.email}. Sign in at /login.")
+        if company_id is None:
+            click.echo(f"Created company '{company}' and admin {email}. Sign in at /login.")
+        else:
+            click.echo(f"{email} is now an active admin of company '{company}' ({company_id}). Sign in at /login.")
+
+    @app.cli.command("promote-admin")
+    @click.option("--company-id", type=click.IntRange(1, 2**31 - 1), required=True, help="The company (its id).")
+    @click.option("--email", required=True, help="The email of a user of that company.")
+    def promote_admin(company_id, email):
+        """Make a user of the company an active admin again (repair a company left without an admin)."""
+        from .auth.services import AccountError, repair_company_admin
+
+        with write_intent():
+            try:
+                user, created = repair_company_admin(company_id, email=email)
+                _audit_repair(user, created)
+            except AccountError as error:
+                db.session.rollback()
+                raise click.ClickException(str(error.message)) from None
+            label = user.email
+            db.session.commit()
+        click.echo(f"{label} is now an active admin of company {company_id}.")
 
     @app.cli.command("verify-shops")
     @click.option("--company", "company_id", type=int, help="Only this company (its id).")
@@ -86,6 +118,13 @@ def register(app: Flask) -> None:
         click.echo(f"{len(results)} shops, {len(authorization_ids)} authorizations, {workers} workers, {elapsed:.1f} s")
         if any(r.code not in (None, "verified") for r in results):
             raise SystemExit(1)
+
+
+def _audit_repair(user, created: bool) -> None:
+    from .audit import record
+
+    record("user.created" if created else "user.role_changed", target=user, user_label="cli",
+           company_id=user.company_id, detail="role=admin (repair from the command line)")
 
 
 def register_key_commands(app: Flask) -> None:

@@ -308,3 +308,17 @@ class AuditEvent(db.Model):
 @event.listens_for(AuditEvent, "before_delete")
 def _audit_is_append_only(_mapper, _connection, _target):
     raise RuntimeError("audit events are append-only")
+
+
+# --- Counters shared by every worker: sign-in throttling, sampling of anonymous audit events -------
+
+class ThrottleCounter(db.Model):
+    """One counting window per key, taken atomically (INSERT … ON CONFLICT DO UPDATE … RETURNING), so
+    the limit holds exactly across worker processes without Redis. See portal/throttle.py."""
+
+    __tablename__ = "throttle_counter"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    # Epoch seconds at which the window ends and the count starts again from zero.
+    reset_at: Mapped[int] = mapped_column(db.BigInteger, index=True)

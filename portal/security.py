@@ -1,4 +1,6 @@
-"""Security headers on every response."""
+"""Security headers on every response; request guards every route shares."""
+from urllib.parse import urlsplit, urlunsplit
+
 from flask import Flask, abort, current_app, request
 
 
@@ -41,16 +43,45 @@ def _refuse_cross_site_writes():
         abort(403)
 
 
+def _has_nul(texts) -> bool:
+    return any("\x00" in text for text in texts if isinstance(text, str))
+
+
 def _refuse_nul_characters():
-    """No text field of the portal holds a NUL character, and PostgreSQL refuses to store one."""
-    values = list(request.args.values())
-    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype != "multipart/form-data":
-        values += list(request.form.values())
-    if any("\x00" in value for value in values):
+    """No text field of the portal holds a NUL character, and PostgreSQL refuses to store one: refused
+    for every body type (urlencoded, multipart fields and file names, JSON and any other body), in the
+    query string, names and values alike."""
+    args = request.args
+    if _has_nul(args.keys()) or _has_nul(args.values()):
         abort(400)
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form, files = request.form, request.files
+        if _has_nul(form.keys()) or _has_nul(form.values()) or _has_nul(files.keys()) \
+                or _has_nul(f.filename for f in files.values()):
+            abort(400)
+        return
+    body = request.get_data(cache=True)
+    if b"\x00" in body or (request.is_json and b"\\u0000" in body.lower()):
+        abort(400)
+
+
+def _relative_location(response):
+    """A redirect never names the host the client sent (with TRUSTED_HOSTS unset, Host is anyone's
+    choice): Werkzeug's slash-normalizing redirects (`//shops//1`) are absolute, so make them relative."""
+    location = response.headers.get("Location")
+    if location:
+        parts = urlsplit(location)
+        if parts.netloc and parts.netloc.lower() == request.host.lower():
+            path = parts.path if parts.path.startswith("/") else "/" + parts.path
+            path = "/" + path.lstrip("/")  # never "//host": that would be another site again
+            response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
+    return response
 
 
 def register(app: Flask) -> None:
     app.before_request(_refuse_nul_characters)
     app.before_request(_refuse_cross_site_writes)
     app.after_request(_set_headers)
+    app.after_request(_relative_location)

@@ -71,7 +71,7 @@ def test_add_user_ignores_extra_fields(admin_client, admin_b):
 
 @pytest.mark.parametrize("field,value,message", [
     ("email", "not-an-email", "Enter an email address"),
-    ("email", "member-a@example.com", "already exists"),
+    ("email", "member-a@example.com", "cannot be used for a new account"),
     ("password", "short", "at least 8 characters"),
     ("password", "qwerty123", "too common"),
     ("display_name", "x" * 10_000, "cannot be longer than 100"),

@@ -2,10 +2,11 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import db, limiter
+from ..errors import MESSAGES, audit_refusal
+from ..extensions import db
+from ..throttle import give_back, take_slots
 from ..models import count_users, utcnow
 from . import bp
 from .forms import ChangePasswordForm, LoginForm, SetupForm
@@ -36,20 +37,18 @@ def start_session(user) -> None:
     session.permanent = True
 
 
-def _account_key() -> str:
-    return "login-account:" + normalize_email(request.form.get("email", ""))[:254]
+def _login_slots(email: str) -> list[tuple[str, str]]:
+    """The throttle buckets a sign-in attempt takes a slot in: its client address and its account name."""
+    cfg = current_app.config
+    return [("login-ip:" + (request.remote_addr or "?"), cfg["LOGIN_LIMIT_PER_IP"]),
+            ("login-account:" + normalize_email(email)[:254], cfg["LOGIN_LIMIT_PER_ACCOUNT"])]
 
 
-def _login_failed(response) -> bool:
-    return response.status_code != 303
-
-
-def _login_limit_ip():
-    return current_app.config["LOGIN_LIMIT_PER_IP"]
-
-
-def _login_limit_account():
-    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
+def _throttled(template: str, form, **context):
+    """The form again with 429: the password was not checked. Audited (sampled for anonymous callers)."""
+    email = form.email.data if hasattr(form, "email") else None
+    audit_refusal("auth.throttled", user_label=email, detail=f"{request.method} {request.path}")
+    return render_template(template, form=form, error=MESSAGES[429](), **context), 429
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -74,16 +73,21 @@ def setup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit_ip, key_func=get_remote_address, methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(_login_limit_account, key_func=_account_key, methods=["POST"], deduct_when=_login_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
+        # The slots are taken (and committed) before the password is checked: parallel attempts
+        # cannot all pass a check that only counts after the answer.
+        slots = _login_slots(form.email.data)
+        if not take_slots(slots):
+            return _throttled("auth/login.html", form)
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
+            for key, limit in slots:  # a successful sign-in is not an attempt against the limits
+                give_back(key, limit)
             record("auth.login", user=user)
             db.session.commit()
             start_session(user)
@@ -113,12 +117,23 @@ def logout():
 def change_password_view():
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        # Guessing the current password through this form is throttled like signing in.
+        slot = ("password-change:" + str(current_user.id), current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
+        if not take_slots([slot]):
+            return _throttled("auth/change_password.html", form)
         try:
             change_password(current_user, current=form.current_password.data, new=form.new_password.data)
         except AccountError as error:
             db.session.rollback()
             getattr(form, error.field or "new_password").errors.append(error.message)
+            if error.field == "current_password":
+                record("auth.password_change_failed", outcome="failure", detail="wrong current password")
+                db.session.commit()
+            else:
+                give_back(*slot)
+                db.session.commit()
         else:
+            give_back(*slot)
             record("auth.password_changed")
             db.session.commit()
             # The password change ended every session, this one included: start a new one.

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLES, Company, User, count_users, utcnow
@@ -33,8 +34,30 @@ def _check_new_password(password: str, email: str) -> None:
         raise AccountError(problems[0], field="password")
 
 
+# Emails are unique across the whole portal (one address signs in to one account, never ambiguously).
+# The refusal is the same whether the address is used in the admin's own company or another one, and
+# does not say where: it leaks nothing but "this address cannot be used".
+EMAIL_TAKEN = _l("This email address cannot be used for a new account. Use another address.")
+# Any constant: the PostgreSQL advisory lock that serializes the first set-up.
+_SETUP_LOCK = 0x5E7C0
+
+
+def _lock_setup() -> None:
+    """Only one first set-up at a time: parallel requests all saw zero users under READ COMMITTED.
+    SQLite's BEGIN IMMEDIATE (every writing request) already serializes them."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SETUP_LOCK})
+
+
+def lock_company(company_id: int) -> None:
+    """Lock the company's row until commit (SELECT … FOR UPDATE on PostgreSQL; on SQLite the writing
+    request holds the database's write lock already): admin counts read after it cannot go stale."""
+    db.session.execute(select(Company.id).where(Company.id == company_id).with_for_update())
+
+
 def create_company_with_admin(*, company_name: str, display_name: str, email: str, password: str) -> User:
     """First run: the company and its first admin. Refused once any account exists."""
+    _lock_setup()
     if count_users() > 0:
         raise AccountError(_l("The portal is already set up."))
     company = Company(name=company_name.strip())
@@ -50,11 +73,14 @@ def add_user(company: Company, *, display_name: str, email: str, password: str, 
         raise AccountError(_l("Unknown role."), field="role")
     _check_new_password(password, email)
     if find_user_by_email(email) is not None:
-        raise AccountError(_l("An account with this email already exists."), field="email")
+        raise AccountError(EMAIL_TAKEN, field="email")
     user = User(company=company, display_name=display_name.strip(), email=email, role=role,
                 password_hash=hash_password(password), must_change_password=must_change_password)
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same address added at the same moment elsewhere; the caller rolls back
+        raise AccountError(EMAIL_TAKEN, field="email") from None
     return user
 
 
@@ -96,15 +122,25 @@ def _active_admin_count(company_id: int) -> int:
     ) or 0
 
 
+def _locked(user: User) -> None:
+    """Lock the user's company, then reload the user: decisions below use the latest committed state."""
+    lock_company(user.company_id)
+    db.session.refresh(user)
+
+
 def set_role(user: User, role: str) -> None:
+    """Two admins demoting each other at the same moment: the company row lock makes the second wait
+    and then count one admin, so the company never ends up without an active admin."""
     if role not in ROLES:
         raise AccountError(_l("Unknown role."), field="role")
+    _locked(user)
     if user.role == ROLE_ADMIN and role != ROLE_ADMIN and user.active and _active_admin_count(user.company_id) <= 1:
         raise AccountError(_l("This is the last active admin of the company: make someone else an admin first."))
     user.role = role  # takes effect on the user's next request: the user is reloaded each time
 
 
 def set_active(user: User, active: bool) -> None:
+    _locked(user)
     if not active and user.active and user.is_admin and _active_admin_count(user.company_id) <= 1:
         raise AccountError(_l("This is the last active admin of the company: it cannot be deactivated."))
     if user.active != active:
@@ -118,3 +154,29 @@ def reset_password(user: User, temporary_password: str) -> None:
     user.password_hash = hash_password(temporary_password)
     user.must_change_password = True
     end_sessions(user)
+
+
+def repair_company_admin(company_id: int, *, email: str, display_name: str | None = None,
+                         password: str | None = None) -> tuple[User, bool]:
+    """Give a company an active admin again (CLI repair path, works when users exist): promote and
+    reactivate the company's user with this email, or — with a name and password — add a new admin.
+    Returns (user, created)."""
+    lock_company(company_id)
+    company = db.session.get(Company, company_id)
+    if company is None:
+        raise AccountError(f"No company with id {company_id}.")
+    email = normalize_email(email)
+    user = find_user_by_email(email)
+    if user is not None:
+        if user.company_id != company_id:
+            raise AccountError(EMAIL_TAKEN, field="email")
+        user.role = ROLE_ADMIN
+        if not user.active:
+            user.active = True
+            end_sessions(user)
+        db.session.flush()
+        return user, False
+    if not display_name or not password:
+        raise AccountError("No user with this email in the company: give --name and a password to add one.")
+    return add_user(company, display_name=display_name, email=email, password=password, role=ROLE_ADMIN,
+                    must_change_password=True), True

@@ -1,3 +1,5 @@
+import decimal
+import re
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
@@ -21,10 +23,26 @@ def status_labels() -> dict:
             "cancelled": _l("Cancelled"), "refunded": _l("Refunded")}
 
 
+AMOUNT_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?|-?\.[0-9]+", re.ASCII)
+
+
+def _decimal_accepts(text: str) -> bool:
+    try:
+        decimal.Decimal(text)
+    except (decimal.InvalidOperation, ValueError):
+        return False
+    return True
+
+
 class AmountField(DecimalField):
-    """A decimal amount: NaN and Infinity are not amounts, whatever Python's Decimal accepts."""
+    """A decimal amount: ASCII digits and at most one decimal point (Python's Decimal also takes NaN,
+    Infinity, 1e3, 1_000, full-width and Arabic-Indic digits: none of them is an amount here)."""
 
     def process_formdata(self, valuelist):
+        raw = valuelist[0].strip() if valuelist and isinstance(valuelist[0], str) else ""
+        if raw and not AMOUNT_RE.fullmatch(raw) and _decimal_accepts(raw):
+            self.data = None
+            raise ValueError(_l("Write the amount with the digits 0-9 and at most one decimal point, e.g. 19.99."))
         super().process_formdata(valuelist)
         if self.data is not None and not self.data.is_finite():
             self.data = None

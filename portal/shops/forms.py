@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..amazon.marketplaces import REGIONS, display_name, marketplaces_in
+from ..fields import db_id
 from ..forms import plain_text, strip_filter
 from ..models import MODE_MULTI, MODE_SINGLE, SELLER_ID_MAX, SHOP_NAME_MAX
 from .validation import TOKEN_MAX, InputProblem, check_refresh_token, normalize_seller_id
@@ -132,13 +133,13 @@ class ReauthorizeForm(FlaskForm):
 class AssignForm(FlaskForm):
     """Ticked ids out of the ids shown on the page (`shown`), so unticking is explicit too."""
 
-    selected = SelectMultipleField(coerce=int, validate_choice=False)
-    shown = SelectMultipleField(coerce=int, validate_choice=False)
+    selected = SelectMultipleField(coerce=db_id, validate_choice=False)
+    shown = SelectMultipleField(coerce=db_id, validate_choice=False)
 
 
 class BulkAssignForm(FlaskForm):
-    user_id = SelectField(_l("Staff member"), coerce=int, validate_choice=False)
-    shop_ids = SelectMultipleField(coerce=int, validate_choice=False)
+    user_id = SelectField(_l("Staff member"), coerce=db_id, validate_choice=False)
+    shop_ids = SelectMultipleField(coerce=db_id, validate_choice=False)
 
 
 def guidance(region: str, marketplace_ids: list[str] | None = None) -> dict:

@@ -41,8 +41,10 @@ def module_app(tmp_path_factory, module_standin):
         engine = create_engine(TEST_DATABASE_URL)
         with engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    # Every refusal audited (AUDIT_SAMPLE_SECONDS=0): the matrix judges the audit row of each refusal.
     config = make_config(tmp_path_factory.mktemp("module"), schema, LOGIN_LIMIT_PER_IP="100000 per minute",
-                         LOGIN_LIMIT_PER_ACCOUNT="100000 per minute", **helpers.amazon_settings(module_standin))
+                         LOGIN_LIMIT_PER_ACCOUNT="100000 per minute", AUDIT_SAMPLE_SECONDS=0,
+                         **helpers.amazon_settings(module_standin))
     app = create_app(config)
     app.test_client_class = PortalClient
     with app.app_context():

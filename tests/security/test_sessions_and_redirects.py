@@ -246,9 +246,9 @@ def test_ip_throttle_cannot_be_reset_with_forwarded_headers(app_factory):
         failures = [e for e in events if e.action == "auth.login"]
         assert [(e.outcome, e.user_label) for e in failures] == [
             ("failure", f"guess{n}@example.com") for n in range(3)]
+        # Anonymous refusals are sampled: the first per address and minute is written (finding 9 of issue 12).
         throttled = [e for e in events if e.action == "auth.throttled"]
-        assert [(e.outcome, e.user_label) for e in throttled] == (
-            [("denied", f"guess{n}@example.com") for n in range(3, 8)] + [("denied", user.email)] * 2)
+        assert [(e.outcome, e.user_label) for e in throttled] == [("denied", "guess3@example.com")]
         assert all(e.ip == "127.0.0.1" for e in events), {e.ip for e in events}
 
 
