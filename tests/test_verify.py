@@ -110,6 +110,12 @@ def test_verified_row_shows_store_name(admin_client, people, standin):
     body = verify(admin_client, shop)
     assert "Amazon store: Sunny Gadgets" in body and "Verified" in body
     assert fresh(shop).last_good_at is not None
+    event = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "shop.verified")).one()
+    assert (event.object_id, event.outcome, event.detail, event.object_label) == (shop.id, "success", "verified",
+                                                                                  shop.name)
+    assert (event.user_id, event.user_label, event.company_id) == (people[0].id, "admin@example.com",
+                                                                   shop.company_id)
+    assert event.ip == "127.0.0.1"
 
 
 @pytest.mark.parametrize("scenario,text", [

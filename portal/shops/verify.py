@@ -43,6 +43,16 @@ _MARKETPLACES_OF = (select(ShopMarketplace.__table__.c.shop_id, ShopMarketplace.
                     .where(ShopMarketplace.__table__.c.authorization_id == bindparam("authorization_id"))
                     .order_by(ShopMarketplace.__table__.c.shop_id, ShopMarketplace.__table__.c.position))
 _PRESENT = select(_shops.c.id).where(_shops.c.id.in_(bindparam("shop_ids", expanding=True)))
+_INSERT_AUDIT = insert(AuditEvent.__table__)
+_RESULT_UPDATES: dict[tuple[str, ...], object] = {}  # one UPDATE per set of result columns
+
+
+def _result_update(columns: tuple[str, ...]):
+    statement = _RESULT_UPDATES.get(columns)
+    if statement is None:
+        statement = _RESULT_UPDATES[columns] = (update(_shops).where(_shops.c.id == bindparam("shop_id"))
+                                                .values({name: bindparam(name) for name in columns}))
+    return statement
 
 TOKEN_UNREADABLE = "token_unreadable"
 # Outcomes that say something about the shop's authorization. Others (Amazon down or throttling,
@@ -163,24 +173,23 @@ def check_authorization(authorization_id: int, *, force: bool = False) -> CheckR
     present = set(db.session.scalars(_PRESENT, {"shop_ids": list(results)}))
     shops = [shop for shop in shops if shop.id in present]
     updates: dict[tuple[str, ...], list[dict]] = {}
-    events = []
+    written, events = [], []
     for shop in shops:
         code, shop_outcome = results[shop.id]
         values = result_values(shop, shop_outcome, finished, code=code)
+        written.append(values)
         updates.setdefault(tuple(values), []).append({"shop_id": shop.id, **values})
         code = code or shop_outcome.code
         events.append(_audit_row(shop, "success" if code == amazon.VERIFIED else "failure", code, finished))
     # Multi-row statements instead of the ORM's unit of work: one UPDATE per set of columns, one INSERT.
     for columns, rows in updates.items():
-        db.session.execute(update(_shops).where(_shops.c.id == bindparam("shop_id"))
-                           .values({name: bindparam(name) for name in columns}), rows)
+        db.session.execute(_result_update(columns), rows)
     if events:
-        db.session.execute(insert(AuditEvent.__table__), events)
+        db.session.execute(_INSERT_AUDIT, events)
     commit_keeping_objects()
-    for shop in shops:  # the loaded objects show what was written, without being flushed again
-        code, shop_outcome = results[shop.id]
-        for name, value in result_values(shop, shop_outcome, finished, code=code).items():
-            set_committed_value(shop, name, value)  # the client has logged the outcome with its x-amzn-RequestId
+    for shop, values in zip(shops, written):  # the loaded objects show what was written, not flushed again
+        for name, value in values.items():
+            set_committed_value(shop, name, value)
     return CheckReport(performed=True, outcome=outcome, shop_ids=[shop.id for shop in shops], shops=shops)
 
 
