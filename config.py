@@ -144,5 +144,6 @@ class Config:
     AMAZON_MAX_TRIES = env_int("AMAZON_MAX_TRIES", 3)
     AMAZON_MAX_TOTAL_WAIT = env_float("AMAZON_MAX_TOTAL_WAIT", 6.0)
     AMAZON_MAX_TOTAL_TIME = env_float("AMAZON_MAX_TOTAL_TIME", 20.0)
-    # At most one Amazon check per seller authorization in this many seconds (Sellers API: ~1/min).
-    VERIFY_THROTTLE_SECONDS = env_int("VERIFY_THROTTLE_SECONDS", 60)
+    # At most one Amazon check per seller authorization in this many seconds (the Sellers API refills
+    # one request every 62.5 s).
+    VERIFY_THROTTLE_SECONDS = env_int("VERIFY_THROTTLE_SECONDS", 63)

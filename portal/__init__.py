@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config
 
 from . import keys
+from .amazon.client import warn_about_settings
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -73,6 +74,7 @@ def create_app(config_class: type = Config) -> Flask:
 
     register_cli(app)
     _configure_logging(app)
+    warn_about_settings(app)
     return app
 
 

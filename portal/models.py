@@ -143,6 +143,7 @@ class Shop(db.Model):
     attempt_code: Mapped[str | None] = mapped_column(String(32))
     attempt_data: Mapped[str | None] = mapped_column(Text)
     attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempt_request_id: Mapped[str | None] = mapped_column(String(64))  # x-amzn-RequestId, for Amazon support
 
     authorization: Mapped[SellerAuthorization] = relationship(back_populates="shops", lazy="joined")
     marketplaces: Mapped[list[ShopMarketplace]] = relationship(

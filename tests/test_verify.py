@@ -7,7 +7,7 @@ import pytest
 
 from portal.amazon.standin import StandinAmazon
 from portal.extensions import db
-from portal.models import Shop, utcnow
+from portal.models import AuditEvent, Shop, utcnow
 from tests.conftest import PASSWORD
 
 HX = {"HX-Request": "true"}
@@ -110,15 +110,32 @@ def test_verified_row_shows_store_name(admin_client, people, standin):
     body = verify(admin_client, shop)
     assert "Amazon store: Sunny Gadgets" in body and "Verified" in body
     assert fresh(shop).last_good_at is not None
+    event = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "shop.verified")).one()
+    assert (event.object_id, event.outcome, event.detail, event.object_label) == (shop.id, "success", "verified",
+                                                                                  shop.name)
+    assert (event.user_id, event.user_label, event.company_id) == (people[0].id, "admin@example.com",
+                                                                   shop.company_id)
+    assert event.ip == "127.0.0.1"
 
 
 @pytest.mark.parametrize("scenario,text", [
-    ("throttled", "Try again in"),
+    ("throttled", "Try again in 63 seconds"),
     ("error500", "could not be reached"),
+    ("html_503", "could not be reached"),
     ("slow", "could not be reached"),
     ("html", "answered with something unexpected"),
     ("malformed", "answered with something unexpected"),
     ("bad_client", "the portal's own application credentials"),
+    # The portal's own credentials, not the shop: an expired LWA secret (403) and any SP-API 401.
+    ("lwa_secret_expired", "the portal's own LWA client secret has expired"),
+    ("unauthorized_401", "the portal's own application credentials"),
+    # Amazon refused for a reason the shop's input did not cause.
+    ("not_found_404", "Amazon refused the request (code 404 NotFound)"),
+    ("too_large_413", "Amazon refused the request (code 413 RequestEntityTooLarge)"),
+    ("unsupported_415", "Amazon refused the request (code 415 UnsupportedMediaType)"),
+    ("missing_token", "Amazon refused the request (code 403 Unauthorized)"),
+    ("unauthorized_client", "Amazon refused the request (code 400 unauthorized_client)"),
+    ("invalid_request", "Amazon refused the request (code 400 invalid_request)"),
 ])
 def test_amazon_failures_never_overwrite_a_good_status(amazon_app, admin_client, people, standin, scenario, text):
     token = "Atzr|verify-flaky-0123456789abcdef"
@@ -135,11 +152,63 @@ def test_amazon_failures_never_overwrite_a_good_status(amazon_app, admin_client,
     assert "Verified" in body and "Latest attempt" in body and text in body and "Last good check" in body
 
 
-def test_throttled_once_then_verified(admin_client, people, standin):
+def test_throttled_is_not_retried_and_the_next_window_verifies(admin_client, people, standin):
     shop = bind(people, standin, scenario="throttled_once")
+    body = verify(admin_client, shop).replace("&#39;", "'")
+    after = fresh(shop)
+    assert after.check_status == "never" and after.attempt_code == "throttled"
+    assert "Try again in 63 seconds" in body
+    assert standin.counts["participations"] == 1  # Amazon's 429 has no Retry-After: no blind retry
+    db.session.execute(db.update(type(shop.authorization)).values(check_claimed_at=None))  # a window later
+    db.session.commit()
     verify(admin_client, shop)
     assert fresh(shop).check_status == "verified"
     assert standin.counts["participations"] == 2
+
+
+def test_the_latest_attempts_request_id_is_stored_and_shown(admin_client, people, standin):
+    shop = bind(people, standin, scenario="not_found_404")
+    response = admin_client.post(f"/shops/{shop.id}/verify", data={"view": "detail"}, headers=HX)
+    request_id = standin.request_ids[-1]
+    assert fresh(shop).attempt_request_id == request_id
+    assert request_id in response.get_data(as_text=True)
+    page = admin_client.get(f"/shops/{shop.id}").get_data(as_text=True)
+    assert "Amazon request ID of the latest attempt (for Amazon support):" in page and request_id in page
+
+
+def test_the_default_throttle_is_63_seconds(amazon_app):
+    from config import Config
+
+    assert Config.VERIFY_THROTTLE_SECONDS == 63
+
+
+def test_get_client_builds_one_client_under_threads(amazon_app):
+    from portal.shops.verify import get_client
+
+    amazon_app.extensions.pop("portal_amazon_client", None)
+    barrier = threading.Barrier(16)
+    clients = []
+
+    def build():
+        with amazon_app.app_context():
+            barrier.wait()
+            clients.append(get_client())
+
+    workers = [threading.Thread(target=build) for _ in range(16)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(clients) == 16 and len({id(client) for client in clients}) == 1
+    assert amazon_app.extensions["portal_amazon_client"] is clients[0]
+
+
+def test_startup_warns_about_an_app_id_in_place_of_the_lwa_client_id(app_factory, caplog):
+    app_factory(AMAZON_LWA_CLIENT_ID="amzn1.sp.solution.0a1b2c3d-aaaa-bbbb")
+    assert "AMAZON_LWA_CLIENT_ID does not look like an LWA client ID" in caplog.text
+    caplog.clear()
+    app_factory(AMAZON_LWA_CLIENT_ID="amzn1.application-oa2-client.0a1b2c3d4e5f")
+    assert "AMAZON_LWA_CLIENT_ID" not in caplog.text
 
 
 def test_not_configured_names_the_settings_without_calling(app_factory, standin, make_user, login, make_shop):
@@ -299,6 +368,9 @@ def test_cli_verify_shops(amazon_app, people, standin):
     assert "failed: invalid_grant" in result.output and re.search(r"verified\s+4", result.output)
     assert "[5/5]" in result.output
     assert standin.max_concurrent <= 2
+    events = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "shop.verified")).all()
+    assert sorted((e.object_id, e.outcome, e.detail, e.ip) for e in events) == sorted(
+        [(shop.id, "success", "verified", "cli") for shop in good] + [(bad.id, "failure", "invalid_grant", "cli")])
     again = runner.invoke(args=["verify-shops", "--shop", str(good[0].id)])
     assert again.exit_code == 0 and re.search(r"skipped\s+1", again.output)
     assert bad.id

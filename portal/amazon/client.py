@@ -6,9 +6,14 @@ One call, :meth:`SpApiClient.check_authorization`, exchanges the refresh token f
 logs or returns a token or secret.
 
 Reliability rules (shared/SECURITY.md, "Calls to Amazon"): explicit timeouts; retries only on
-timeouts, connection errors, 429 and 5xx; at most ``max_tries`` tries per HTTP call; exponential
-back-off with full jitter; ``Retry-After`` honoured; bounded total sleeping and total time so a
-verify click always answers before a browser or worker timeout.
+timeouts, connection errors and 5xx, and on a 429 only when it carries a ``Retry-After`` that fits
+the time budget (Amazon's 429 usually has none, and the Sellers API refills one request every
+62.5 s, so a blind retry would only be throttled again); at most ``max_tries`` tries per HTTP
+call; exponential back-off with full jitter; bounded total sleeping and total time so a verify
+click always answers before a browser or worker timeout.
+
+Every outcome keeps the ``x-amzn-RequestId`` of the last answer Amazon gave (what Amazon support
+asks for), and it is logged.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar
 from typing import Any
 
 import httpx
@@ -42,10 +48,16 @@ UNAVAILABLE = "unavailable"
 BAD_RESPONSE = "bad_response"
 NOT_CONFIGURED = "not_configured"
 BAD_REQUEST = "bad_request"
+# The portal's LWA client secret has expired (Amazon says so in a 403 of the Sellers API): the
+# portal's own credentials are at fault, like INVALID_CLIENT, not the shop's authorization.
+SECRET_EXPIRED = "secret_expired"
+# Amazon refused the request for a reason our input did not cause (LWA unauthorized_client or
+# invalid_request, SP-API 404/413/415 or another 4xx): says nothing about the shop.
+REFUSED = "refused"
 
 ALL_CODES: tuple[str, ...] = (
     VERIFIED, INVALID_GRANT, INVALID_CLIENT, FORBIDDEN, NOT_PARTICIPATING,
-    THROTTLED, UNAVAILABLE, BAD_RESPONSE, NOT_CONFIGURED, BAD_REQUEST,
+    THROTTLED, UNAVAILABLE, BAD_RESPONSE, NOT_CONFIGURED, BAD_REQUEST, SECRET_EXPIRED, REFUSED,
 )
 # Failures of Amazon itself: they say nothing about the shop, so they must not overwrite its
 # last good status.
@@ -53,8 +65,8 @@ TRANSIENT_CODES = frozenset({THROTTLED, UNAVAILABLE, BAD_RESPONSE})
 
 DEFAULT_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 DEFAULT_ENDPOINTS: dict[str, str] = {code: r.default_endpoint for code, r in REGIONS.items()}
-# getMarketplaceParticipations allows 0.016 requests/s per seller: about one per minute.
-DEFAULT_THROTTLE_SECONDS = 60
+# getMarketplaceParticipations allows 0.016 requests/s per seller: one request refills every 62.5 s.
+DEFAULT_THROTTLE_SECONDS = 63
 PARTICIPATIONS_PATH = "/sellers/v1/marketplaceParticipations"
 USER_AGENT = "ShopPortal/1.0 (Language=Python)"
 
@@ -62,6 +74,14 @@ _REQUIRED_SETTINGS = ("AMAZON_LWA_CLIENT_ID", "AMAZON_LWA_CLIENT_SECRET")
 # Only short code-like words from Amazon's error bodies go into `detail`, never free text that
 # could echo a parameter back.
 _SAFE_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
+# x-amzn-RequestId is a UUID-like reference; anything else is not kept.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+# What Amazon's Sellers API puts in `details` of a 403 when the portal's LWA client secret expired.
+_SECRET_EXPIRED_DETAILS = "The LWA secret token you provided has expired."
+_TOKEN_MISSING_DETAILS = "Access token is missing in the request header."
+# The LWA client id of an SP-API application; the app id (amzn1.sp.solution.… /
+# amzn1.sellerapps.app.…) pasted in its place gives invalid_client.
+_LWA_CLIENT_ID = re.compile(r"^amzn1\.application-oa2-client\.[0-9a-z]+$")
 
 
 @dataclass(frozen=True)
@@ -120,6 +140,25 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def settings_warnings(config: Mapping[str, Any]) -> list[str]:
+    """Problems in the AMAZON_* settings worth a warning at start-up (empty list: none)."""
+    client_id = config.get("AMAZON_LWA_CLIENT_ID")
+    client_id = client_id.strip() if isinstance(client_id, str) else client_id
+    if client_id and not _LWA_CLIENT_ID.match(str(client_id)):
+        hint = ""
+        if str(client_id).startswith(("amzn1.sp.solution.", "amzn1.sellerapps.app.")):
+            hint = " It looks like the application ID, not the LWA client ID."
+        return ["AMAZON_LWA_CLIENT_ID does not look like an LWA client ID "
+                "(amzn1.application-oa2-client.…); Amazon will answer invalid_client." + hint]
+    return []
+
+
+def warn_about_settings(app: Any) -> None:
+    """Log :func:`settings_warnings` for a starting Flask app."""
+    for warning in settings_warnings(app.config):
+        app.logger.warning(warning)
+
+
 @dataclass(frozen=True)
 class VerifyOutcome:
     """The result of one authorization check. ``detail`` is for logs and never holds a secret."""
@@ -133,6 +172,10 @@ class VerifyOutcome:
     missing_settings: list[str] = field(default_factory=list)
     detail: str = ""
     attempts: int = 0
+    # x-amzn-RequestId of the last answer Amazon gave during this check (for Amazon support).
+    request_id: str | None = None
+    # What Amazon answered, as "<status> <error code>" (e.g. "404 NotFound"), for REFUSED texts.
+    amazon_code: str | None = None
     transient: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -149,11 +192,13 @@ class VerifyOutcome:
 class _Failed(Exception):
     """Internal: stops a check early with an outcome."""
 
-    def __init__(self, code: str, detail: str, retry_after: int | None = None) -> None:
+    def __init__(self, code: str, detail: str, retry_after: int | None = None,
+                 amazon_code: str | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.retry_after = retry_after
+        self.amazon_code = amazon_code
 
 
 class AccessTokenCache:
@@ -248,11 +293,23 @@ class _Budget:
     def __init__(self, settings: AmazonSettings, clock: Callable[[], float]) -> None:
         self.attempts = 0
         self.slept = 0.0
+        self.request_id: str | None = None  # of the last response received
         self._clock = clock
         self._deadline = clock() + settings.max_total_time
 
     def remaining(self) -> float:
         return self._deadline - self._clock()
+
+
+class _NoCookies(CookieJar):
+    """LWA and the SP-API use no cookies: none are stored or sent (and none are parsed, which
+    is a good part of httpx's CPU per request)."""
+
+    def add_cookie_header(self, request: Any) -> None:
+        pass
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
 
 
 class SpApiClient:
@@ -269,7 +326,8 @@ class SpApiClient:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client()
+        self._http = http if http is not None else httpx.Client(cookies=_NoCookies())
+        self._urls: dict[str, httpx.URL] = {}  # parsed once: httpx's URL parsing is costly
         self._sleep = sleep
         self._cache = token_cache if token_cache is not None else default_token_cache
         self._rng = rng or random.Random()
@@ -308,10 +366,11 @@ class SpApiClient:
                                   list(marketplace_ids), budget)
         except _Failed as failure:
             outcome = VerifyOutcome(failure.code, detail=failure.detail,
-                                    retry_after=failure.retry_after)
-        outcome = replace(outcome, attempts=budget.attempts)
-        log.info("amazon check %s: %s (%s; %d requests)", auth_key, outcome.code,
-                 outcome.detail, outcome.attempts)
+                                    retry_after=failure.retry_after,
+                                    amazon_code=failure.amazon_code)
+        outcome = replace(outcome, attempts=budget.attempts, request_id=budget.request_id)
+        log.info("amazon check %s: %s (%s; %d requests; x-amzn-RequestId %s)", auth_key,
+                 outcome.code, outcome.detail, outcome.attempts, outcome.request_id or "-")
         return outcome
 
     def _request_problem(self, refresh_token: str, region: str,
@@ -340,7 +399,8 @@ class SpApiClient:
 
         token, from_cache = self._cache.get_or_fetch(auth_key, refresh_token, fetch)
         response = self._get_participations(url, token, budget)
-        if response.status_code == 403 and from_cache:
+        if response.status_code == 403 and from_cache and _error_details(response) not in (
+                _SECRET_EXPIRED_DETAILS, _TOKEN_MISSING_DETAILS):
             # A cached access token may have been revoked upstream: one retry with a fresh one.
             self._cache.invalidate(auth_key, refresh_token, token)
             token, _ = self._cache.get_or_fetch(auth_key, refresh_token, fetch)
@@ -358,6 +418,8 @@ class SpApiClient:
         status = response.status_code
         body = _json_body(response)
         error = _safe_code(body.get("error")) if isinstance(body, dict) else None
+        if isinstance(body, dict) and budget.request_id is None:
+            budget.request_id = _safe_request_id(body.get("request_id"))
         if status == 200:
             if not isinstance(body, dict):
                 raise _Failed(BAD_RESPONSE, f"LWA 200 not JSON ({_content_type(response)})")
@@ -376,7 +438,8 @@ class SpApiClient:
         if error == "invalid_grant":
             raise _Failed(INVALID_GRANT, label)
         if 400 <= status < 500:
-            raise _Failed(BAD_REQUEST, label)
+            # unauthorized_client, invalid_request, ...: nothing the shop's input caused.
+            raise _Failed(REFUSED, label, amazon_code=f"{status} {error}" if error else str(status))
         raise _Failed(BAD_RESPONSE, f"LWA unexpected status {status}")
 
     def _get_participations(self, url: str, token: str, budget: _Budget) -> httpx.Response:
@@ -389,6 +452,13 @@ class SpApiClient:
         no response could be obtained."""
         s = self.settings
         headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        parsed = self._urls.get(url)
+        if parsed is None:
+            try:
+                parsed = httpx.URL(url)
+            except httpx.InvalidURL:
+                raise _Failed(UNAVAILABLE, f"{label} InvalidURL") from None
+            self._urls[url] = parsed
         failure, tries = "not attempted", 0
         response: httpx.Response | None = None
         for attempt in range(1, s.max_tries + 1):
@@ -402,8 +472,10 @@ class SpApiClient:
             tries += 1
             response = None
             try:
-                response = self._http.request(method, url, headers=headers, timeout=timeout,
+                response = self._http.request(method, parsed, headers=headers, timeout=timeout,
                                               **kwargs)
+                budget.request_id = (_safe_request_id(response.headers.get("x-amzn-requestid"))
+                                     or budget.request_id)
             except httpx.TimeoutException:
                 failure = "timeout"
             except (httpx.NetworkError, httpx.RemoteProtocolError):
@@ -413,6 +485,8 @@ class SpApiClient:
             else:
                 if response.status_code != 429 and response.status_code < 500:
                     return response
+                if response.status_code == 429 and _retry_after_header(response) is None:
+                    return response  # no Retry-After: a blind retry would only be throttled again
                 failure = f"status {response.status_code}"
             if attempt == s.max_tries:
                 break
@@ -446,15 +520,26 @@ def _evaluate_participations(response: httpx.Response,
         body = _json_body(response)
         code = _first_error_code(body)
         label = f"SP-API {status} {code or 'no error code'}"
+        amazon_code = f"{status} {code}" if code else str(status)
+        details = _error_details(response, body)
+        if status == 403 and details == _SECRET_EXPIRED_DETAILS:
+            return VerifyOutcome(SECRET_EXPIRED, detail=label + " (LWA secret expired)")
+        if status == 403 and details == _TOKEN_MISSING_DETAILS:
+            return VerifyOutcome(REFUSED, detail=label + " (access token missing)",
+                                 amazon_code=amazon_code)
         if status == 403:
             return VerifyOutcome(FORBIDDEN, detail=label)
+        if status == 401:  # the request was not authenticated: the portal's side, not the shop's
+            return VerifyOutcome(INVALID_CLIENT, detail=label)
         if status == 429:
             return VerifyOutcome(THROTTLED, detail=label,
                                  retry_after=_retry_after_seconds(response))
         if status >= 500:
             return VerifyOutcome(UNAVAILABLE, detail=label)
-        if 400 <= status < 500:
+        if status == 400:
             return VerifyOutcome(BAD_REQUEST, detail=label)
+        if 400 < status < 500:  # 404, 413, 415 and unknown 4xx: nothing our input caused
+            return VerifyOutcome(REFUSED, detail=label, amazon_code=amazon_code)
         return VerifyOutcome(BAD_RESPONSE, detail=f"SP-API unexpected status {status}")
 
     body = _json_body(response)
@@ -490,6 +575,10 @@ def _parse_participations(body: Any) -> list[dict[str, Any]] | None:
     for entry in body["payload"]:
         if not isinstance(entry, dict):
             return None
+        marketplace = entry.get("marketplace")
+        if isinstance(marketplace, dict) and isinstance(marketplace.get("id"), str) \
+                and marketplace_by_id(marketplace["id"]) is None:
+            continue  # a marketplace the portal does not know (e.g. a non-retail one): ignored
         marketplace, participation = entry.get("marketplace"), entry.get("participation")
         if not isinstance(marketplace, dict) or not isinstance(participation, dict):
             return None
@@ -530,6 +619,20 @@ def _content_type(response: httpx.Response) -> str:
 
 def _safe_code(value: Any) -> str | None:
     return value if isinstance(value, str) and _SAFE_CODE.match(value) else None
+
+
+def _safe_request_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and _SAFE_REQUEST_ID.match(value) else None
+
+
+def _error_details(response: httpx.Response, body: Any = None) -> str | None:
+    """``details`` of the first SP-API error (optional in Amazon's model), or None."""
+    body = _json_body(response) if body is None else body
+    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        first = body["errors"][0]
+        if isinstance(first, dict) and isinstance(first.get("details"), str):
+            return first["details"].strip()
+    return None
 
 
 def _first_error_code(body: Any) -> str | None:

@@ -37,11 +37,14 @@ MESSAGES: dict[str, tuple[Any, Any]] = {
     ),
     client.FORBIDDEN: (
         _l("Amazon denied access to this shop's data. Either the shop was authorized in a "
-           "different region than the one chosen here, or the portal's Amazon application "
-           "lacks the role this check needs."),
+           "different region than the one chosen here (a token works only at its own region's "
+           "endpoint), or the portal's Amazon application lacks a role that allows this check "
+           "(Amazon's guide for the Sellers API names the Finance and Accounting role)."),
         _l("Check the shop's region (North America, Europe or Far East) and fix it if it is "
-           "wrong. If it is right, ask the administrator to check the application's roles in "
-           "the Amazon developer console, then re-authorize the shop."),
+           "wrong. If it is right, ask the administrator to add the missing role to the "
+           "developer profile and the application in the Amazon developer console, then "
+           "re-authorize the shop (a token only carries the roles the app had when it was "
+           "authorized)."),
     ),
     client.NOT_PARTICIPATING: (
         _l("Amazon says this seller account does not sell in: %(marketplaces)s."),
@@ -49,7 +52,8 @@ MESSAGES: dict[str, tuple[Any, Any]] = {
            "to the right seller account."),
     ),
     client.THROTTLED: (
-        _l("Amazon is limiting how often this shop can be checked (about once a minute)."),
+        _l("Amazon is limiting how often this shop can be checked (one check about every 63 "
+           "seconds)."),
         _l("Try again in %(seconds)s seconds. The saved shop and its last status are "
            "unchanged."),
     ),
@@ -66,6 +70,21 @@ MESSAGES: dict[str, tuple[Any, Any]] = {
         _l("The portal is not connected to Amazon yet: these settings are missing: "
            "%(settings)s."),
         _l("Ask the administrator to set them and restart the portal. The saved shop is "
+           "unchanged."),
+    ),
+    client.SECRET_EXPIRED: (
+        _l("Amazon says the portal's own LWA client secret has expired. This is not a problem "
+           "with this shop's authorization."),
+        _l("Administrator: create a new client secret for the application in the Amazon "
+           "developer console (secrets must be rotated every 180 days), set "
+           "AMAZON_LWA_CLIENT_SECRET and restart the portal. The shop and its last status are "
+           "unchanged."),
+    ),
+    client.REFUSED: (
+        _l("Amazon refused the request (code %(code)s). This says nothing about the shop's "
+           "authorization."),
+        _l("Try again later. If it keeps happening, tell the administrator, with the Amazon "
+           "request ID shown on the shop's page. The saved shop and its last status are "
            "unchanged."),
     ),
     client.BAD_REQUEST: (
@@ -105,6 +124,7 @@ def describe(outcome: VerifyOutcome) -> tuple[str, str]:
         "seconds": outcome.retry_after or client.DEFAULT_THROTTLE_SECONDS,
         "settings": ", ".join(outcome.missing_settings
                               or ["AMAZON_LWA_CLIENT_ID", "AMAZON_LWA_CLIENT_SECRET"]),
+        "code": outcome.amazon_code or "?",
     }
     if outcome.code == client.VERIFIED and outcome.suspended_marketplaces:
         message, next_step = SUSPENDED

@@ -12,6 +12,13 @@ shared/PRODUCT.md ("The wire protocol").
 Seller behaviour is chosen per refresh token: :meth:`StandinAmazon.register` it, or use a token of
 the form ``Atzr|standin-<scenario>-<anything>`` (participating in all 23 marketplaces). Run
 ``python -m portal.amazon.standin --port 8765`` to serve one until Ctrl-C.
+
+Answers follow what Amazon really sends: every answer carries ``x-amzn-RequestId``; a 429 carries
+``x-amzn-ErrorType: TooManyRequestsException`` and neither ``Retry-After`` nor
+``x-amzn-RateLimit-Limit``; ``details`` appears in an error only where Amazon sends it; LWA errors
+carry ``error_index`` and ``request_id``; a regional endpoint (``/na``, ``/eu``, ``/fe``) lists only
+that region's marketplaces, plus one marketplace the portal does not know (Amazon lists non-retail
+marketplaces too).
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ log = logging.getLogger(__name__)
 SCENARIOS: tuple[str, ...] = (
     "valid", "revoked", "bad_client", "forbidden", "throttled_once", "throttled", "slow",
     "error500", "html", "malformed", "suspended", "partial", "invalid_input", "wrong_shape",
+    # Answers Amazon gives that say nothing about the seller's authorization:
+    "lwa_secret_expired", "unauthorized_401", "not_found_404", "too_large_413", "unsupported_415",
+    "html_503", "unauthorized_client", "invalid_request", "missing_token",
 )
 CONVENTION_PREFIX = "Atzr|standin-"
 TOKEN_PATH = "/auth/o2/token"
@@ -49,6 +59,21 @@ CONSENT_PATH = "/apps/authorize/consent"
 RATE_LIMIT = "0.016"  # getMarketplaceParticipations usage plan, sellers.json
 
 _ACCESS_DENIED = "Access to requested resource is denied."
+_TOKEN_MISSING = "Access token is missing in the request header."
+_SECRET_EXPIRED = "The LWA secret token you provided has expired."
+# One marketplace per region that the portal's table does not list (Amazon's answers include
+# non-retail marketplaces such as "Non-Amazon"); the client must ignore it.
+UNKNOWN_MARKETPLACES: dict[str, dict[str, str]] = {
+    "NA": {"id": "A2ZV50J4W1RKNI", "name": "Non-Amazon", "countryCode": "US",
+           "defaultCurrencyCode": "USD", "defaultLanguageCode": "en_US",
+           "domainName": "sim1.stores.amazon.com"},
+    "EU": {"id": "A1STANDINEU0UNKNOWN", "name": "Non-Amazon", "countryCode": "GB",
+           "defaultCurrencyCode": "GBP", "defaultLanguageCode": "en_GB",
+           "domainName": "sim1.stores.amazon.co.uk"},
+    "FE": {"id": "A1STANDINFE0UNKNOWN", "name": "Non-Amazon", "countryCode": "JP",
+           "defaultCurrencyCode": "JPY", "defaultLanguageCode": "ja_JP",
+           "domainName": "sim1.stores.amazon.co.jp"},
+}
 _INVALID_TOKEN = "The access token you provided is revoked, malformed or invalid."
 _INVALID_GRANT = ("The request has an invalid grant parameter : {}. User may have revoked or "
                   "didn't grant the permission.")
@@ -88,7 +113,8 @@ class StandinAmazon:
                  port: int = 0, access_token_ttl: int = 3600, auth_code_ttl: int = 300) -> None:
         self.latency = latency
         self.slow_seconds = slow_seconds
-        # Retry-After sent by the "throttled" scenario; None sends none, like Amazon usually.
+        # Retry-After sent by the 429 scenarios; None (the default) sends none, like Amazon. Set it
+        # only to test a client's handling of the header.
         self.throttle_retry_after: int | None = None
         self.client_id = client_id
         self.client_secret = client_secret
@@ -97,6 +123,7 @@ class StandinAmazon:
         self.counts: Counter[str] = Counter()
         self.token_counts: dict[str, Counter[str]] = {}
         self.calls: list[tuple[str, str | None]] = []
+        self.request_ids: list[str] = []  # x-amzn-RequestId of every answer, in order
         self.max_concurrent = 0
         self._port = port
         self._lock = threading.Lock()
@@ -216,6 +243,7 @@ class StandinAmazon:
             self.counts.clear()
             self.token_counts.clear()
             self.calls.clear()
+            self.request_ids.clear()
             self.max_concurrent = 0
 
     # -- internals ---------------------------------------------------------------------------
@@ -253,6 +281,10 @@ class StandinAmazon:
         finally:
             with self._lock:
                 self._in_flight -= 1
+        if "x-amzn-RequestId" not in response.headers:  # every answer of Amazon carries one
+            response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        with self._lock:
+            self.request_ids.append(response.headers["x-amzn-RequestId"])
         return response(environ, start_response)
 
     def _dispatch(self, request: Request) -> Response:
@@ -313,15 +345,19 @@ class StandinAmazon:
             return _lwa_error(400, "invalid_grant", _INVALID_GRANT.format("refresh_token"))
         if seller.scenario == "bad_client":
             return _invalid_client()
+        if seller.scenario == "unauthorized_client":
+            return _lwa_error(400, "unauthorized_client", "Not authorized for requested operation")
+        if seller.scenario == "invalid_request":
+            return _lwa_error(400, "invalid_request",
+                              "The request has an invalid parameter : refresh_token")
 
         access_token = "Atza|standin-" + secrets.token_urlsafe(24)
         with self._lock:
             self._access[access_token] = _Issued(refresh_token,
                                                  self._now() + self.access_token_ttl)
-        body: dict[str, Any] = {"access_token": access_token, "token_type": "bearer",
-                                "expires_in": self.access_token_ttl}
-        if grant_type == "authorization_code":
-            body["refresh_token"] = refresh_token
+        # Both grants answer with the refresh token too (the refresh grant returns the same one).
+        body: dict[str, Any] = {"access_token": access_token, "refresh_token": refresh_token,
+                                "token_type": "bearer", "expires_in": self.access_token_ttl}
         return _json(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     def _participations(self, request: Request, region: str | None) -> Response:
@@ -338,9 +374,8 @@ class StandinAmazon:
             if seller is not None and issued is not None:
                 self.token_counts.setdefault(issued.refresh_token,
                                              Counter())["participations"] += 1
-        if not access_token:
-            return _sp_error(403, "MissingAuthenticationToken", _ACCESS_DENIED,
-                             "The request is missing the x-amz-access-token header.")
+        if not access_token:  # Amazon's documented example of this answer
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _TOKEN_MISSING)
         if expired:
             return _sp_error(403, "Unauthorized", _ACCESS_DENIED,
                              "The access token you provided has expired.")
@@ -348,13 +383,28 @@ class StandinAmazon:
             return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _INVALID_TOKEN)
         if region and seller.region and region != seller.region:
             return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "")
-        return self._scenario_response(issued.refresh_token, seller)
+        return self._scenario_response(issued.refresh_token, seller, region)
 
-    def _scenario_response(self, refresh_token: str, seller: _Seller) -> Response:
+    def _scenario_response(self, refresh_token: str, seller: _Seller,
+                           region: str | None = None) -> Response:
         scenario = seller.scenario
         headers = {"x-amzn-RateLimit-Limit": RATE_LIMIT}
         if scenario == "forbidden":
             return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "")
+        if scenario == "lwa_secret_expired":
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _SECRET_EXPIRED)
+        if scenario == "missing_token":
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _TOKEN_MISSING)
+        if scenario == "unauthorized_401":
+            return _sp_error(401, "Unauthorized", _ACCESS_DENIED)
+        if scenario == "not_found_404":
+            return _sp_error(404, "NotFound", "The resource specified does not exist.",
+                             headers=headers)
+        if scenario == "too_large_413":
+            return _sp_error(413, "RequestEntityTooLarge", "The request size exceeded the limit.")
+        if scenario == "unsupported_415":
+            return _sp_error(415, "UnsupportedMediaType",
+                             "The request's content type is not supported.")
         if scenario == "invalid_input":
             # sellers.json, getAccount 400 sandbox example.
             return _sp_error(400, "InvalidInput", "Invalid Input", headers=headers)
@@ -363,16 +413,18 @@ class StandinAmazon:
                 first = refresh_token not in self._throttled
                 self._throttled.add(refresh_token)
             if first:
-                return _quota_exceeded({**headers, "Retry-After": "1"})
+                return self._quota_exceeded()
         if scenario == "throttled":
-            if self.throttle_retry_after is not None:
-                headers["Retry-After"] = str(self.throttle_retry_after)
-            return _quota_exceeded(headers)
+            return self._quota_exceeded()
         if scenario == "slow":
             self._stopping.wait(self.slow_seconds)
         if scenario == "error500":
             return _sp_error(500, "InternalFailure",
                              "We encountered an internal error. Please try again.")
+        if scenario == "html_503":
+            return Response("<html><head><title>503 Service Unavailable</title></head><body>"
+                            "<h1>Service Unavailable</h1></body></html>",
+                            503, mimetype="text/html")
         if scenario == "html":
             return Response("<html><head><title>Service Unavailable</title></head><body>"
                             "<h1>Service Unavailable</h1></body></html>",
@@ -387,10 +439,25 @@ class StandinAmazon:
         for index, mid in enumerate(seller.marketplaces):
             mp = marketplace_by_id(mid)
             assert mp is not None  # checked in register()
+            if region is not None and mp.region != region:
+                continue  # a regional endpoint lists only its own region's marketplaces
             participating = scenario != "partial" or index == 0
             payload.append(_participation(mp, seller.store_name, participating,
                                           suspended=scenario == "suspended"))
+        if region is not None:
+            payload.append({"marketplace": dict(UNKNOWN_MARKETPLACES[region]),
+                            "storeName": seller.store_name,
+                            "participation": {"isParticipating": True,
+                                              "hasSuspendedListings": False}})
         return _json(200, {"payload": payload}, headers)
+
+    def _quota_exceeded(self) -> Response:
+        # An observed 429 of the Sellers API: x-amzn-ErrorType, no Retry-After, no rate-limit header.
+        headers = {"x-amzn-ErrorType": "TooManyRequestsException"}
+        if self.throttle_retry_after is not None:
+            headers["Retry-After"] = str(self.throttle_retry_after)
+        return _sp_error(429, "QuotaExceeded",
+                         "You exceeded your quota for the requested resource.", headers=headers)
 
     def _consent(self, request: Request) -> Response:
         """Seller Central's consent page, already "confirmed": redirect back with a code.
@@ -430,14 +497,19 @@ def _participation(mp: Marketplace, store_name: str, participating: bool,
     }
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+def _json(status: int, body: Any, headers: dict[str, str] | None = None,
+          request_id: str | None = None) -> Response:
     response = Response(json.dumps(body), status, mimetype="application/json", headers=headers)
-    response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    response.headers["x-amzn-RequestId"] = request_id or str(uuid.uuid4())
     return response
 
 
 def _lwa_error(status: int, error: str, description: str) -> Response:
-    return _json(status, {"error": error, "error_description": description})
+    # LWA's error body: error, error_description, and the error_index / request_id references.
+    request_id = str(uuid.uuid4())
+    return _json(status, {"error_description": description, "error": error,
+                          "error_index": secrets.token_urlsafe(12), "request_id": request_id},
+                 request_id=request_id)
 
 
 def _missing(name: str) -> Response:
@@ -451,16 +523,14 @@ def _invalid_client() -> Response:
                       "included, or unsupported authentication method).")
 
 
-def _sp_error(status: int, code: str, message: str, details: str = "",
+def _sp_error(status: int, code: str, message: str, details: str | None = None,
               headers: dict[str, str] | None = None) -> Response:
-    # ErrorList envelope of sellers.json (definitions Error / ErrorList).
-    return _json(status, {"errors": [{"code": code, "message": message, "details": details}]},
-                 headers)
-
-
-def _quota_exceeded(headers: dict[str, str]) -> Response:
-    return _sp_error(429, "QuotaExceeded", "You exceeded your quota for the requested resource.",
-                     headers=headers)
+    # ErrorList envelope of sellers.json (definitions Error / ErrorList); `details` is optional
+    # there and sent only where Amazon sends it.
+    error = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return _json(status, {"errors": [error]}, headers)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -479,8 +549,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(f"Stand-in Amazon serving at {amazon.url} (Ctrl-C to stop)")
         print(f"  AMAZON_LWA_TOKEN_URL={amazon.token_url}")
-        for code in REGIONS:
-            print(f"  AMAZON_SPAPI_ENDPOINT_{code}={amazon.endpoint}")
+        for code, url in amazon.endpoints.items():
+            print(f"  AMAZON_SPAPI_ENDPOINT_{code}={url}")
         print(f"  AMAZON_LWA_CLIENT_ID={amazon.client_id}")
         print(f"  AMAZON_LWA_CLIENT_SECRET={amazon.client_secret}")
         print(f"  refresh tokens: {CONVENTION_PREFIX}<scenario>-<anything>; scenarios: "

@@ -2,6 +2,7 @@
 
 import itertools
 import logging
+import re
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ from flask_babel import Babel
 
 from portal.amazon import client as c
 from portal.amazon.client import AccessTokenCache, AmazonSettings, SpApiClient, VerifyOutcome
-from portal.amazon.marketplaces import REGIONS
+from portal.amazon.marketplaces import REGIONS, marketplaces_in
 from portal.amazon.outcomes import describe
 from portal.amazon.standin import StandinAmazon
 
@@ -81,9 +82,21 @@ SCENARIOS = [
     ("revoked", c.INVALID_GRANT, False, 1, 0),
     ("bad_client", c.INVALID_CLIENT, False, 1, 0),
     ("forbidden", c.FORBIDDEN, False, 1, 1),
-    ("throttled_once", c.VERIFIED, False, 1, 2),
-    ("throttled", c.THROTTLED, True, 1, 3),
+    # Amazon's 429 has no Retry-After: not retried (the Sellers API refills one request per 62.5 s).
+    ("throttled_once", c.THROTTLED, True, 1, 1),
+    ("throttled", c.THROTTLED, True, 1, 1),
     ("error500", c.UNAVAILABLE, True, 1, 3),
+    ("html_503", c.UNAVAILABLE, True, 1, 3),
+    # The portal's own credentials are at fault, not the shop's authorization.
+    ("lwa_secret_expired", c.SECRET_EXPIRED, False, 1, 1),
+    ("unauthorized_401", c.INVALID_CLIENT, False, 1, 1),
+    # Amazon refused for a reason our input did not cause: not conclusive.
+    ("not_found_404", c.REFUSED, False, 1, 1),
+    ("too_large_413", c.REFUSED, False, 1, 1),
+    ("unsupported_415", c.REFUSED, False, 1, 1),
+    ("missing_token", c.REFUSED, False, 1, 1),
+    ("unauthorized_client", c.REFUSED, False, 1, 0),
+    ("invalid_request", c.REFUSED, False, 1, 0),
     ("html", c.BAD_RESPONSE, True, 1, 1),
     ("malformed", c.BAD_RESPONSE, True, 1, 1),
     ("wrong_shape", c.BAD_RESPONSE, True, 1, 1),
@@ -106,7 +119,58 @@ def test_every_scenario_maps_to_its_outcome(amazon, make_client, scenario, code,
     assert amazon.counts["participations"] == sp_calls
     assert outcome.attempts == lwa_calls + sp_calls
     assert outcome.detail
+    # The x-amzn-RequestId of Amazon's last answer is kept, for Amazon support.
+    assert outcome.request_id == amazon.request_ids[-1]
     assert_no_secrets(outcome, TOKEN)
+
+
+@pytest.mark.parametrize("scenario,amazon_code", [
+    ("not_found_404", "404 NotFound"), ("too_large_413", "413 RequestEntityTooLarge"),
+    ("unsupported_415", "415 UnsupportedMediaType"), ("missing_token", "403 Unauthorized"),
+    ("unauthorized_client", "400 unauthorized_client"), ("invalid_request", "400 invalid_request"),
+])
+def test_refused_outcomes_carry_amazons_code(amazon, make_client, babel_app, scenario, amazon_code):
+    amazon.register(TOKEN, seller_id=SELLER, scenario=scenario, marketplaces=(US, CA))
+    outcome = check(make_client())
+    assert outcome.code == c.REFUSED and outcome.amazon_code == amazon_code
+    with babel_app.test_request_context():
+        message, next_step = describe(outcome)
+    assert f"Amazon refused the request (code {amazon_code})" in message
+    assert "unchanged" in next_step
+
+
+def test_expired_lwa_secret_and_spapi_401_blame_the_portals_credentials(amazon, make_client, babel_app):
+    amazon.register(TOKEN, seller_id=SELLER, scenario="lwa_secret_expired", marketplaces=(US, CA))
+    client = make_client()
+    assert check(client).ok is False
+    expired = check(client)  # with a cached access token: no pointless second token exchange
+    assert expired.code == c.SECRET_EXPIRED and expired.attempts == 1
+    amazon.register(TOKEN, seller_id=SELLER, scenario="unauthorized_401", marketplaces=(US, CA))
+    unauthorized = check(make_client())
+    assert unauthorized.code == c.INVALID_CLIENT and "SP-API 401" in unauthorized.detail
+    with babel_app.test_request_context():
+        secret_text = " ".join(describe(expired))
+        client_text = " ".join(describe(unauthorized))
+    assert "LWA client secret has expired" in secret_text and "AMAZON_LWA_CLIENT_SECRET" in secret_text
+    assert "not a problem with this shop's authorization" in secret_text
+    assert "the portal's own application credentials" in client_text
+
+
+def test_lwa_error_request_id_is_kept(amazon, make_client):
+    amazon.register(TOKEN, seller_id=SELLER, scenario="revoked", marketplaces=(US, CA))
+    outcome = check(make_client())
+    assert outcome.code == c.INVALID_GRANT
+    assert outcome.request_id == amazon.request_ids[-1]
+    assert re.fullmatch(r"[0-9a-f-]{36}", outcome.request_id)
+
+
+def test_unknown_marketplaces_in_the_answer_are_ignored(amazon, make_client):
+    client = make_client(endpoints=amazon.endpoints)
+    outcome = check(client, token="Atzr|standin-valid-unknown-marketplace")
+    assert outcome.ok
+    ids = [p["marketplace_id"] for p in outcome.participations]
+    assert ids == [mp.marketplace_id for mp in marketplaces_in("NA")]  # the NA endpoint lists NA only
+    assert "A2ZV50J4W1RKNI" not in ids
 
 
 def test_valid_shop_reports_store_and_participations(amazon, make_client, sleeps):
@@ -149,7 +213,8 @@ def test_a_marketplace_absent_from_the_answer_is_missing(amazon, make_client):
     assert outcome.missing_marketplaces == [MX]
 
 
-def test_throttled_once_honours_retry_after_then_verifies(amazon, make_client, sleeps):
+def test_a_retry_after_that_fits_the_budget_is_honoured(amazon, make_client, sleeps):
+    amazon.throttle_retry_after = 1  # Amazon rarely sends one; when it does, it is honoured
     amazon.register(TOKEN, seller_id=SELLER, scenario="throttled_once", marketplaces=(US, CA))
     outcome = check(make_client(max_total_wait=2.0))
     assert outcome.ok
@@ -158,12 +223,13 @@ def test_throttled_once_honours_retry_after_then_verifies(amazon, make_client, s
     assert outcome.attempts == 3
 
 
-def test_throttled_gives_up_within_the_sleep_budget(amazon, make_client, sleeps):
+def test_429_without_retry_after_is_not_retried(amazon, make_client, sleeps):
     amazon.register(TOKEN, seller_id=SELLER, scenario="throttled", marketplaces=(US, CA))
-    outcome = check(make_client(max_total_wait=0.05, backoff_base=1.0))
+    outcome = check(make_client(max_total_wait=6.0, backoff_base=0.5))
     assert outcome.code == c.THROTTLED and outcome.transient
-    assert outcome.retry_after == 60  # no Retry-After header: about Amazon's 1/minute rate
-    assert sum(sleeps) <= 0.05 + 1e-9
+    assert outcome.retry_after == 63  # no Retry-After: the Sellers API refills one request per 62.5 s
+    assert amazon.counts["participations"] == 1
+    assert sleeps == []
 
 
 def test_retry_after_beyond_the_budget_stops_at_once(amazon, make_client, sleeps):
@@ -184,7 +250,10 @@ def test_error500_is_retried_max_tries_times(amazon, make_client, sleeps):
     assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.01  # full jitter within backoff_base
 
 
-@pytest.mark.parametrize("scenario", ["revoked", "bad_client", "forbidden", "invalid_input"])
+@pytest.mark.parametrize("scenario", ["revoked", "bad_client", "forbidden", "invalid_input",
+                                      "lwa_secret_expired", "unauthorized_401", "not_found_404",
+                                      "unsupported_415", "unauthorized_client", "invalid_request",
+                                      "missing_token"])
 def test_client_errors_are_never_retried(amazon, make_client, sleeps, scenario):
     amazon.register(TOKEN, seller_id=SELLER, scenario=scenario, marketplaces=(US, CA))
     outcome = check(make_client())
@@ -348,6 +417,7 @@ def test_concurrent_checks_each_carry_their_own_sellers_token(amazon, make_clien
 
 def test_no_token_or_secret_reaches_the_logs_at_debug(amazon, make_client, caplog):
     caplog.set_level(logging.DEBUG)
+    amazon.throttle_retry_after = 1
     amazon.register(TOKEN, seller_id=SELLER, scenario="throttled_once", marketplaces=(US, CA))
     client = make_client(max_total_wait=2.0)
     assert check(client).ok
@@ -356,6 +426,7 @@ def test_no_token_or_secret_reaches_the_logs_at_debug(amazon, make_client, caplo
     amazon.register(TOKEN, seller_id=SELLER, scenario="revoked", marketplaces=(US, CA))
     assert check(client, key="shop-2").code == c.INVALID_GRANT
     assert "amazon check shop-1: verified" in caplog.text
+    assert f"x-amzn-RequestId {amazon.request_ids[-1]}" in caplog.text  # logged, for Amazon support
     assert "HTTP Request: POST" in caplog.text  # httpx itself was logging too
     for secret in (TOKEN, SECRET, "Atza|", "Atzr%7C", "Atza%7C"):
         assert secret not in caplog.text
@@ -447,11 +518,12 @@ def _check_with_transport(handler, sleeps: list[float]) -> VerifyOutcome:
 
 @pytest.mark.parametrize("replies,code", [
     ([(503, {"error": "temporarily_unavailable"})] * 3, c.UNAVAILABLE),
-    ([(429, {"error": "rate_limited"})] * 3, c.THROTTLED),
+    ([(429, {"error": "rate_limited"})], c.THROTTLED),  # no Retry-After: no retry
     ([(200, "<html>login</html>")], c.BAD_RESPONSE),
     ([(200, {"token_type": "bearer"})], c.BAD_RESPONSE),
-    ([(400, {"error": "invalid_request"})], c.BAD_REQUEST),
-    ([(400, {"error": "unauthorized_client"})], c.BAD_REQUEST),
+    ([(400, {"error": "invalid_request"})], c.REFUSED),
+    ([(400, {"error": "unauthorized_client"})], c.REFUSED),
+    ([(400, {"error": "unsupported_grant_type"})], c.REFUSED),
     ([(401, "")], c.INVALID_CLIENT),
     ([(400, {"error": "invalid_client"})], c.INVALID_CLIENT),
 ])
@@ -506,6 +578,12 @@ def test_settings_from_config_defaults_and_overrides():
     assert (settings.connect_timeout, settings.read_timeout, settings.max_tries) == (1.5, 4.0, 2)
     assert settings.missing_settings() == []
     assert "s3cret-value" not in repr(settings)
+
+    assert c.settings_warnings({"AMAZON_LWA_CLIENT_ID": "amzn1.application-oa2-client.0a1b2c3d"}) == []
+    assert c.settings_warnings({}) == []
+    warnings = c.settings_warnings({"AMAZON_LWA_CLIENT_ID": "amzn1.sp.solution.1234-abcd"})
+    assert len(warnings) == 1 and "amzn1.application-oa2-client." in warnings[0]
+    assert "application ID" in warnings[0]
 
     blank = AmazonSettings.from_config({"AMAZON_LWA_CLIENT_ID": " ",
                                         "AMAZON_LWA_CLIENT_SECRET": ""})

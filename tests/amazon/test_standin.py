@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from portal.amazon.marketplaces import MARKETPLACES
+from portal.amazon.marketplaces import MARKETPLACES, marketplace_by_id, marketplaces_in
 from portal.amazon.standin import PARTICIPATIONS_PATH, StandinAmazon
 
 US, CA, DE = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9"
@@ -55,10 +55,21 @@ def participations(http, base: str, token: str | None) -> httpx.Response:
 def assert_error_envelope(response: httpx.Response, status: int, code: str) -> dict:
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["x-amzn-requestid"]
     errors = response.json()["errors"]
-    assert len(errors) == 1 and set(errors[0]) == {"code", "message", "details"}
+    # sellers.json: code and message are required, details optional.
+    assert len(errors) == 1 and {"code", "message"} <= set(errors[0]) <= {"code", "message", "details"}
     assert errors[0]["code"] == code
     return errors[0]
+
+
+def assert_lwa_error(response: httpx.Response, status: int, error: str) -> dict:
+    assert response.status_code == status
+    body = response.json()
+    assert set(body) == {"error", "error_description", "error_index", "request_id"}
+    assert body["error"] == error
+    assert body["request_id"] == response.headers["x-amzn-requestid"]
+    return body
 
 
 # -- LWA token endpoint ----------------------------------------------------------------------
@@ -67,7 +78,8 @@ def test_refresh_token_grant_issues_a_bearer_token(http, amazon):
     response = grant(http, amazon)
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert body["refresh_token"] == TOKEN  # the refresh grant returns the refresh token too
     assert body["access_token"].startswith("Atza|standin-")
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
     assert response.headers["cache-control"] == "no-store"
@@ -85,9 +97,8 @@ def test_token_endpoint_requires_a_form_post(http, amazon):
 @pytest.mark.parametrize("field", ["grant_type", "refresh_token", "client_id", "client_secret"])
 def test_missing_grant_fields_are_invalid_requests(http, amazon, field):
     response = grant(http, amazon, **{field: None})
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_request"
-    assert field in response.json()["error_description"]
+    body = assert_lwa_error(response, 400, "invalid_request")
+    assert field in body["error_description"]
 
 
 def test_unsupported_grant_type(http, amazon):
@@ -110,11 +121,13 @@ def test_unknown_refresh_token_is_invalid_grant(http, amazon, refresh_token):
 
 
 def test_scenarios_at_the_token_endpoint(http, amazon):
-    amazon.register("Atzr|revoked", seller_id=SELLER, scenario="revoked")
-    amazon.register("Atzr|badclient", seller_id=SELLER, scenario="bad_client")
-    assert grant(http, amazon, refresh_token="Atzr|revoked").json()["error"] == "invalid_grant"
-    response = grant(http, amazon, refresh_token="Atzr|badclient")
-    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    for scenario in ("revoked", "bad_client", "unauthorized_client", "invalid_request"):
+        amazon.register(f"Atzr|{scenario}", seller_id=SELLER, scenario=scenario)
+    assert_lwa_error(grant(http, amazon, refresh_token="Atzr|revoked"), 400, "invalid_grant")
+    assert_lwa_error(grant(http, amazon, refresh_token="Atzr|bad_client"), 401, "invalid_client")
+    assert_lwa_error(grant(http, amazon, refresh_token="Atzr|unauthorized_client"), 400,
+                     "unauthorized_client")
+    assert_lwa_error(grant(http, amazon, refresh_token="Atzr|invalid_request"), 400, "invalid_request")
 
 
 def test_conventional_tokens_need_no_registration(http, amazon):
@@ -134,7 +147,7 @@ def test_conventional_tokens_need_no_registration(http, amazon):
 def test_participations_payload_has_the_model_shape(http, amazon):
     response = participations(http, amazon.url, access_token(http, amazon))
     assert response.status_code == 200
-    assert response.headers["x-amzn-ratelimit-limit"] == "0.016"
+    assert response.headers["x-amzn-ratelimit-limit"] == "0.016"  # sent on a 200, when available
     assert response.headers["x-amzn-requestid"]
     payload = response.json()["payload"]
     assert len(payload) == 2
@@ -149,10 +162,23 @@ def test_participations_payload_has_the_model_shape(http, amazon):
 
 
 def test_missing_access_token(http, amazon):
-    error = assert_error_envelope(participations(http, amazon.url, None), 403,
-                                  "MissingAuthenticationToken")
-    assert error["message"] == "Access to requested resource is denied."
+    # Amazon's documented example of this answer.
+    error = assert_error_envelope(participations(http, amazon.url, None), 403, "Unauthorized")
+    assert error == {"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                     "details": "Access token is missing in the request header."}
     assert amazon.calls == [(PARTICIPATIONS_PATH, None)]
+
+
+def test_regional_endpoints_list_their_own_marketplaces_and_one_unknown(http, amazon):
+    token = access_token(http, amazon, "Atzr|standin-valid-regions")
+    for region in ("NA", "EU", "FE"):
+        payload = participations(http, amazon.endpoints[region], token).json()["payload"]
+        ids = [p["marketplace"]["id"] for p in payload]
+        known = [mid for mid in ids if marketplace_by_id(mid)]
+        assert known == [mp.marketplace_id for mp in marketplaces_in(region)]
+        assert len(ids) == len(known) + 1  # one marketplace the portal does not know
+    assert "A2ZV50J4W1RKNI" in [p["marketplace"]["id"] for p in participations(
+        http, amazon.endpoints["NA"], token).json()["payload"]]
 
 
 def test_foreign_access_token_is_refused(http, amazon):
@@ -197,31 +223,60 @@ def test_region_paths_refuse_a_seller_of_another_region(http, amazon):
     assert participations(http, amazon.endpoint, token).status_code == 200
 
 
-def test_throttled_once_sends_retry_after_then_answers(http, amazon):
+def test_throttled_answers_like_amazon_then_answers(http, amazon):
     amazon.register(TOKEN, seller_id=SELLER, scenario="throttled_once")
     token = access_token(http, amazon)
     first = participations(http, amazon.url, token)
-    assert_error_envelope(first, 429, "QuotaExceeded")
-    assert first.headers["retry-after"] == "1"
-    assert first.headers["x-amzn-ratelimit-limit"] == "0.016"
+    error = assert_error_envelope(first, 429, "QuotaExceeded")
+    assert "details" not in error
+    assert first.headers["x-amzn-errortype"] == "TooManyRequestsException"
+    assert "retry-after" not in first.headers and "x-amzn-ratelimit-limit" not in first.headers
     assert participations(http, amazon.url, token).status_code == 200
 
 
-@pytest.mark.parametrize("scenario,status,content_type", [
-    ("error500", 500, "application/json"),
-    ("html", 200, "text/html"),
-    ("malformed", 200, "application/json"),
-    ("invalid_input", 400, "application/json"),
-    ("forbidden", 403, "application/json"),
+def test_throttled_is_always_429(http, amazon):
+    amazon.register(TOKEN, seller_id=SELLER, scenario="throttled")
+    token = access_token(http, amazon)
+    assert [participations(http, amazon.url, token).status_code for _ in range(3)] == [429] * 3
+
+
+@pytest.mark.parametrize("scenario,status,content_type,code,details", [
+    ("error500", 500, "application/json", "InternalFailure", None),
+    ("html", 200, "text/html", None, None),
+    ("html_503", 503, "text/html", None, None),
+    ("malformed", 200, "application/json", None, None),
+    ("invalid_input", 400, "application/json", "InvalidInput", None),
+    ("forbidden", 403, "application/json", "Unauthorized", ""),
+    ("lwa_secret_expired", 403, "application/json", "Unauthorized",
+     "The LWA secret token you provided has expired."),
+    ("missing_token", 403, "application/json", "Unauthorized",
+     "Access token is missing in the request header."),
+    ("unauthorized_401", 401, "application/json", "Unauthorized", None),
+    ("not_found_404", 404, "application/json", "NotFound", None),
+    ("too_large_413", 413, "application/json", "RequestEntityTooLarge", None),
+    ("unsupported_415", 415, "application/json", "UnsupportedMediaType", None),
 ])
-def test_failure_scenarios_on_the_wire(http, amazon, scenario, status, content_type):
+def test_failure_scenarios_on_the_wire(http, amazon, scenario, status, content_type, code, details):
     amazon.register(TOKEN, seller_id=SELLER, scenario=scenario)
     response = participations(http, amazon.url, access_token(http, amazon))
     assert response.status_code == status
     assert response.headers["content-type"].startswith(content_type)
+    assert response.headers["x-amzn-requestid"] == amazon.request_ids[-1]
+    if code:
+        error = assert_error_envelope(response, status, code)
+        assert error.get("details") == details
+        if status == 403:
+            assert error["message"] == "Access to requested resource is denied."
     if scenario == "malformed":
         with pytest.raises(ValueError):
             response.json()
+
+
+def test_every_answer_carries_a_request_id(http, amazon):
+    answers = [http.get(amazon.url + "/nowhere"), http.get(amazon.token_url), grant(http, amazon),
+               http.get(amazon.url + "/apps/authorize/consent", params={"state": "s"})]
+    ids = [answer.headers["x-amzn-requestid"] for answer in answers]
+    assert len(set(ids)) == len(ids) and ids == amazon.request_ids
 
 
 # -- authorization codes and the consent redirect ------------------------------------------------
