@@ -92,11 +92,10 @@ class Config:
     PASSWORD_MIN_LENGTH = 8
     PASSWORD_MAX_LENGTH = 128
 
-    # Sign-in throttling (Flask-Limiter); memory by default, Redis when REDIS_URL is set.
+    # Sign-in throttling (portal/throttle.py): counters in the database every worker shares, or in
+    # Redis when REDIS_URL is set (its keys start with THROTTLE_KEY_PREFIX).
     REDIS_URL = env_str("REDIS_URL")
-    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
-    RATELIMIT_HEADERS_ENABLED = False
-    RATELIMIT_ENABLED = True
+    THROTTLE_KEY_PREFIX = env_str("THROTTLE_KEY_PREFIX", "portal")
     LOGIN_LIMIT_PER_IP = env_str("LOGIN_LIMIT_PER_IP", "20 per 5 minutes")
     LOGIN_LIMIT_PER_ACCOUNT = env_str("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes")
     # Refusals of anonymous callers: the first per address and action in this many seconds is audited,

@@ -12,7 +12,7 @@ from config import Config
 
 from . import keys
 from .amazon.client import warn_about_settings
-from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .extensions import babel, csrf, db, login_manager, migrate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,6 @@ def create_app(config_class: type = Config) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)
     _configure_login()

@@ -1,7 +1,5 @@
 """Extension objects, created unbound here and bound in create_app() (no import cycles)."""
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -22,6 +20,3 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-# The client address is request.remote_addr: X-Forwarded-For only counts when PROXY_FIX_HOPS
-# configures ProxyFix, so a client cannot pick its own throttling bucket.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])

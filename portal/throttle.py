@@ -1,15 +1,26 @@
 """Throttles whose slot is taken atomically *before* the expensive or risky work (a password check).
 
 Counters live in the database every worker shares (table throttle_counter), or in Redis when
-REDIS_URL is set. A limit is a Flask-Limiter style text such as "5 per 5 minutes": a window starts
-at the first hit of a key and lasts that long.
+REDIS_URL is set. A limit is a text such as "5 per 5 minutes" (the `limits` notation): a window starts
+at the first hit of a key and lasts that long, in both storages.
+
+In Redis the counting is `limits`' FixedWindowRateLimiter: one Lua script does INCRBY and, on the first
+hit, EXPIRE, so every worker's hit is counted exactly once. Its keys start with THROTTLE_KEY_PREFIX, so
+one Redis server can hold several portals (or test runs) apart.
+
+Sign-in keys use request.remote_addr: X-Forwarded-For only changes it when PROXY_FIX_HOPS configures
+ProxyFix, so a client cannot pick its own bucket.
 """
 from __future__ import annotations
 
+import threading
 import time
 
+import redis  # noqa: F401  (imported before any request thread: see _redis)
 from flask import current_app
 from limits import parse as parse_limit
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import case, delete, update
 
 from .extensions import db
@@ -17,21 +28,54 @@ from .models import ThrottleCounter
 
 KEY_MAX = 320
 
+# Give a slot back without ever going below zero, and without creating a key whose window has ended.
+REDIS_GIVE_BACK = """
+local hits = tonumber(redis.call("get", KEYS[1]) or "0")
+if hits > 0 then
+    return redis.call("decr", KEYS[1])
+end
+return 0
+"""
+
 
 def _limit(text: str):
     item = parse_limit(text)
     return item.amount, int(item.get_expiry())
 
 
-def _redis_limiter():
-    limiter = current_app.extensions.get("portal_redis_throttle")
-    if limiter is None:
-        from limits.storage import storage_from_string
-        from limits.strategies import FixedWindowRateLimiter
+class _RedisThrottle:
+    """`limits`' fixed-window limiter on this app's Redis, and the script that gives a slot back."""
 
-        limiter = FixedWindowRateLimiter(storage_from_string(current_app.config["REDIS_URL"]))
-        current_app.extensions["portal_redis_throttle"] = limiter
-    return limiter
+    def __init__(self, url: str, prefix: str):
+        self.limiter = FixedWindowRateLimiter(storage_from_string(url, key_prefix=prefix))
+        self.storage = self.limiter.storage
+        self._give_back = self.storage.get_connection().register_script(REDIS_GIVE_BACK)
+
+    def hit(self, limit: str, key: str) -> bool:
+        return self.limiter.hit(parse_limit(limit), key)
+
+    def give_back(self, limit: str, key: str) -> None:
+        self._give_back(keys=[self.storage.prefixed_key(parse_limit(limit).key_for(key))])
+
+
+_redis_lock = threading.Lock()
+
+
+def _redis() -> _RedisThrottle:
+    """This app's Redis throttle, created at first use in each worker process (one per process).
+
+    `limits` imports the redis module lazily and reads its version from sys.modules: a thread that
+    looks while another is still importing it sees version 0.0.0 and refuses (ConfigurationError, a
+    500 for the first parallel sign-ins after a start). Hence the import at the top and the lock."""
+    throttle = current_app.extensions.get("portal_redis_throttle")
+    if throttle is None:
+        with _redis_lock:
+            throttle = current_app.extensions.get("portal_redis_throttle")
+            if throttle is None:
+                config = current_app.config
+                throttle = _RedisThrottle(config["REDIS_URL"], config["THROTTLE_KEY_PREFIX"])
+                current_app.extensions["portal_redis_throttle"] = throttle
+    return throttle
 
 
 def _insert(dialect: str):
@@ -43,7 +87,8 @@ def _insert(dialect: str):
 
 
 def hit(key: str, window_seconds: int) -> int:
-    """Count one hit of `key` and return the count in its current window (1 for the first hit).
+    """Count one hit of `key` in the database and return the count in its current window (1 for the
+    first hit).
 
     Runs in the current session's transaction: the caller commits (take_slot does)."""
     key = key[:KEY_MAX]
@@ -67,11 +112,11 @@ def hit(key: str, window_seconds: int) -> int:
 def take_slot(key: str, limit: str) -> bool:
     """Take one slot of `limit` for `key`; False when the limit is reached (then do not do the work).
 
-    Commits the session, so the slot is counted before the work starts: call it before other writes."""
-    amount, window = _limit(limit)
+    The slot is counted before this returns (in Redis at once; in the database this commits the
+    session), so the work can start: call it before other writes."""
     if current_app.config.get("REDIS_URL"):
-        item = parse_limit(limit)
-        return _redis_limiter().hit(item, "portal", key[:KEY_MAX])
+        return _redis().hit(limit, key[:KEY_MAX])
+    amount, window = _limit(limit)
     count = hit(key, window)
     db.session.commit()
     return count <= amount
@@ -84,10 +129,11 @@ def take_slots(limits: list[tuple[str, str]]) -> bool:
 
 
 def give_back(key: str, limit: str) -> None:
-    """Return a slot taken by take_slot (a successful sign-in does not count as an attempt)."""
+    """Return a slot taken by take_slot (a successful sign-in does not count as an attempt).
+
+    In the database this runs in the session's transaction (the caller commits); in Redis at once."""
     if current_app.config.get("REDIS_URL"):
-        item = parse_limit(limit)
-        _redis_limiter().storage.incr(item.key_for("portal", key[:KEY_MAX]), item.get_expiry(), amount=-1)
+        _redis().give_back(limit, key[:KEY_MAX])
         return
     db.session.execute(update(ThrottleCounter).where(ThrottleCounter.key == key[:KEY_MAX], ThrottleCounter.hits > 0)
                        .values(hits=ThrottleCounter.hits - 1))

@@ -41,7 +41,6 @@ def make_config(tmp_path, pg_schema, **overrides):
         "SECRET_KEY": secrets.token_urlsafe(48),
         "TOKEN_ENC_KEYS": Fernet.generate_key().decode(),
         "PASSWORD_HASH_METHOD": FAST_HASH,
-        "RATELIMIT_STORAGE_URI": "memory://",
         "HTMX_SOURCE": "local",
         "SERVER_NAME": None,
     }

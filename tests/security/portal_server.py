@@ -45,13 +45,14 @@ class PortalServer:
         self.url = f"http://127.0.0.1:{self.port}"
         instance.mkdir(parents=True, exist_ok=True)
         self.log = instance / "gunicorn.log"
-        self.env = dict(os.environ, INSTANCE_PATH=str(instance), DATABASE_URL=database_url(app),
+        # Settings of the environment that would change what is tested are dropped; `settings` may set them.
+        inherited = {k: v for k, v in os.environ.items()
+                     if k not in ("TRUSTED_HOSTS", "REDIS_URL", "THROTTLE_KEY_PREFIX")}
+        self.env = dict(inherited, INSTANCE_PATH=str(instance), DATABASE_URL=database_url(app),
                         SECRET_KEY=app.config["SECRET_KEY"] or secrets.token_urlsafe(48),
                         TOKEN_ENC_KEYS=app.config["TOKEN_ENC_KEYS"] or Fernet.generate_key().decode(),
-                        ARGON2_MEMORY_KIB="1024", ARGON2_TIME_COST="1", HTMX_SOURCE="local", LOG_LEVEL="WARNING",
-                        **{k: str(v) for k, v in settings.items()})
-        self.env.pop("TRUSTED_HOSTS", None)
-        self.env.pop("REDIS_URL", None)
+                        ARGON2_MEMORY_KIB="1024", ARGON2_TIME_COST="1", HTMX_SOURCE="local", LOG_LEVEL="WARNING")
+        self.env.update({k: str(v) for k, v in settings.items()})
         self.args = [str(GUNICORN), "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
                      "--threads", str(threads), "--chdir", str(ROOT), "--timeout", "30", "--graceful-timeout", "2"]
         if user:
