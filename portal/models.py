@@ -330,6 +330,7 @@ class AmazonAuthState(db.Model):
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
     region: Mapped[str] = mapped_column(String(2))
     marketplace_id: Mapped[str] = mapped_column(String(20))
+    shop_name: Mapped[str | None] = mapped_column(String(SHOP_NAME_MAX))  # typed before leaving, if any
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

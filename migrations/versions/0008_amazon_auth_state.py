@@ -23,6 +23,7 @@ def upgrade():
         sa.Column("shop_id", sa.Integer(), nullable=True),
         sa.Column("region", sa.String(length=2), nullable=False),
         sa.Column("marketplace_id", sa.String(length=20), nullable=False),
+        sa.Column("shop_name", sa.String(length=100), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("used_at", sa.DateTime(), nullable=True),

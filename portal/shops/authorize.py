@@ -88,7 +88,8 @@ def amazon_start():
     marketplace = shop.marketplace_ids[0] if shop and shop.marketplace_ids else form.chosen_marketplace()
     purpose = AUTH_PURPOSE_REAUTHORIZE if shop else AUTH_PURPOSE_NEW
     state = create_state(current_user, purpose=purpose, region=region, marketplace_id=marketplace,
-                         shop_id=shop.id if shop else None, minutes=current_app.config["AMAZON_AUTH_STATE_MINUTES"])
+                         shop_id=shop.id if shop else None, shop_name=None if shop else (form.name.data or "")[:100],
+                         minutes=current_app.config["AMAZON_AUTH_STATE_MINUTES"])
     record("amazon.authorize_started", target=shop, detail=f"purpose={purpose} region={region} via=portal")
     url = settings.consent_url(state, marketplace, region)
     db.session.commit()
@@ -187,6 +188,7 @@ def amazon_finish():
     form.bind_participations(row.region, countries)
     if request.method == "GET":
         form.preselect(countries)
+        form.name.data = row.shop_name
     done = save_shop(form, lambda: _bind(row, form), lambda result: _bound(row, result))
     if done is not None:
         return done

@@ -178,6 +178,7 @@ class StartForm(FlaskForm):
     marketplace = SelectField(validate_choice=False)
     marketplaces = SelectMultipleField(validate_choice=False)
     shop_id = IntegerField(validators=[Optional()])
+    name = StringField(filters=[strip_filter])  # only carried to the finish dialog, which checks it
 
     def chosen_marketplace(self) -> str:
         """The chosen (first ticked) country if it belongs to the region, else the region's first."""

@@ -33,12 +33,13 @@ def _digest(state: str) -> str:
 
 
 def create_state(user: User, *, purpose: str, region: str, marketplace_id: str, minutes: int,
-                 shop_id: int | None = None) -> str:
+                 shop_id: int | None = None, shop_name: str | None = None) -> str:
     """A new single-use state for `user`; returns the raw value (it is never stored)."""
     raw = secrets.token_urlsafe(32)
     now = utcnow()
     db.session.add(AmazonAuthState(state_hash=_digest(raw), user_id=user.id, company_id=user.company_id,
                                    purpose=purpose, shop_id=shop_id, region=region, marketplace_id=marketplace_id,
+                                   shop_name=shop_name or None,
                                    created_at=now, expires_at=now + timedelta(minutes=minutes)))
     db.session.flush()
     return raw
