@@ -434,3 +434,66 @@ def test_a_pasted_access_token_gets_its_own_message(admin):
     body = paste(admin, token="Atza|IwEBIaccess-token-0123456789").get_data(as_text=True)
     assert "access token" in body and "one hour" in body and "Atzr|" in body
     assert db.session.scalar(select(Shop)) is None
+
+
+# --- the routes' own guards (the URL-map walks of other modules run without AMAZON_APP_ID) ----------------
+
+def test_posts_need_the_csrf_token(admin, standin):
+    for path in ("/amazon/start", "/amazon/finish?attempt=1"):
+        for headers in ({}, HX):
+            assert admin.post(path, data={"region": "EU", "name": "x"}, csrf=False, headers=headers).status_code == 400
+    assert db.session.scalar(select(AmazonAuthState)) is None
+
+
+def test_anonymous_users_are_sent_to_sign_in(amazon_app, people):
+    anonymous = amazon_app.test_client()
+    for path in ("/amazon/callback?state=x", "/amazon/finish?attempt=1"):
+        response = anonymous.get(path)
+        assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
+    htmx = anonymous.get("/amazon/finish?attempt=1", headers=HX)
+    assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/login")
+
+
+def test_start_without_htmx_shows_a_link_to_seller_central(admin, standin):
+    response = admin.post("/amazon/start", data={"region": "EU", "marketplace": DE})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Continue to Seller Central" in body and standin.url in body
+
+
+def test_start_checks_the_shop_like_every_shop_route(admin, member, standin, people):
+    shop = bind_through_amazon(admin, standin, countries=(DE,))
+    assert member.post("/amazon/start", data={"shop_id": shop.id}, headers=HX).status_code == 404  # not assigned
+    assert admin.post("/amazon/start", data={"shop_id": 987654}, headers=HX).status_code == 404
+    assert db.session.scalar(select(AmazonAuthState).where(AmazonAuthState.shop_id.is_not(None))) is None
+
+
+def test_the_finish_dialog_belongs_to_its_user(admin, member, standin):
+    location, _ = consent(standin, start(admin))
+    finish_url = come_back(admin, location).headers["Location"]
+    assert member.get(finish_url).status_code == 410
+    assert member.post(finish_url, data={"name": "Stolen", "mode": "single", "marketplace": DE}).status_code == 410
+    assert db.session.scalar(select(Shop)) is None
+    assert admin.get(finish_url).status_code == 200
+
+
+def test_two_callbacks_with_one_state_exchange_once(amazon_app, admin, standin, people):
+    """The state is consumed by one UPDATE: of parallel callbacks exactly one may exchange the code."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.shops.oauth import OK, consume
+
+    raw = parse_qs(urlsplit(start(admin)).query)["state"][0]
+    user_id = people[0].id
+
+    def take(_):
+        with amazon_app.app_context():
+            from portal.models import User
+
+            outcome = consume(raw, db.session.get(User, user_id))[1]
+            db.session.commit()
+            db.session.remove()
+            return outcome
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(take, range(6)))
+    assert outcomes.count(OK) == 1 and set(outcomes) - {OK} == {"used"}

@@ -35,7 +35,6 @@ SHOP_SCOPED = _expect(member_without=404, admin_b=404)
 # test_member_403_does_not_depend_on_the_id); admin B only gets 404 for company A's ids.
 ADMIN_ONLY = _expect(member_with=403, member_without=403)
 ADMIN_ONLY_A_IDS = _expect(member_with=403, member_without=403, admin_b=404)
-AMAZON_OFF = _expect(member_with=404, member_without=404, admin_a=404, admin_b=404)
 
 # endpoint -> method -> role -> expected outcome. Every "shops." rule of the URL map must be here.
 EXPECT = {
@@ -52,12 +51,6 @@ EXPECT = {
     # The form names a company-A user (and shop): admin B gets 404.
     "shops.bulk_assign_view": {"POST": ADMIN_ONLY_A_IDS},
     "shops.user_shops": {"GET": ADMIN_ONLY_A_IDS, "POST": ADMIN_ONLY_A_IDS},
-    # Authorize with Amazon is off here (no AMAZON_APP_ID): 404 for everyone signed in; see
-    # tests/test_amazon_authorize.py for the flow itself.
-    "shops.amazon_start": {"POST": AMAZON_OFF},
-    "shops.amazon_callback": {"GET": AMAZON_OFF},
-    "shops.amazon_finish": {"GET": AMAZON_OFF, "POST": AMAZON_OFF},
-    "shops.amazon_login": {"GET": AMAZON_OFF},
 }
 # Pages that answer htmx with one block only (detail is always a whole page, form_fields always a fragment).
 FRAGMENTS = {"shops.shop_list", "shops.my_shops", "shops.new_shop", "shops.edit", "shops.reauthorize",
@@ -201,8 +194,6 @@ def request_for(c):
         "shops.assign": lambda: {"shown": [w.member_with.id, w.member_without.id], "selected": [w.member_without.id]},
         "shops.bulk_assign_view": lambda: {"user_id": w.member_without.id, "shop_ids": [t.id]},
         "shops.user_shops": lambda: {"shown": [t.id], "selected": []},
-        "shops.amazon_start": lambda: {"region": "EU", "shop_id": t.id},
-        "shops.amazon_finish": lambda: {"name": f"Finished {tag}"},
     }[c.endpoint]()
     return url, data
 

@@ -93,4 +93,4 @@ def test_state_changing_endpoints_do_not_accept_get(app):
 
 
 FORM_PAGES = {"setup", "login", "change_password_view", "new_user", "reset_user_password", "new_shop", "edit",
-              "reauthorize", "assign", "user_shops", "new", "new_order", "edit_order", "amazon_finish"}
+              "reauthorize", "assign", "user_shops", "new", "new_order", "edit_order"}

@@ -29,6 +29,19 @@ from .validation import InputProblem, normalize_seller_id
 from .verify import check_authorization, get_client
 
 
+@bp.record
+def _register_routes(state) -> None:
+    """The Amazon routes exist only when the portal has a public app (AMAZON_APP_ID, read at start):
+    without it only the paste path is offered. The callback and the log-in URI are GETs that write
+    (they consume or create a state) because Amazon's protocol sends the browser there with a GET."""
+    if not state.app.config.get("AMAZON_APP_ID"):
+        return
+    state.add_url_rule("/amazon/start", "amazon_start", amazon_start, methods=["POST"])
+    state.add_url_rule("/amazon/callback", "amazon_callback", amazon_callback)
+    state.add_url_rule("/amazon/finish", "amazon_finish", amazon_finish, methods=["GET", "POST"])
+    state.add_url_rule("/amazon/login", "amazon_login", amazon_login)
+
+
 def app_settings() -> AppSettings | None:
     """The public app's settings, or None when AMAZON_APP_ID is not set (only pasting is offered)."""
     cfg = current_app.config
@@ -72,7 +85,6 @@ def _reauthorizable(shop_id: int) -> Shop:
     return shop
 
 
-@bp.route("/amazon/start", methods=["POST"])
 @login_required
 def amazon_start():
     settings, form = app_settings() or abort(404), StartForm()
@@ -105,7 +117,6 @@ _STATE_MESSAGES = {
 }
 
 
-@bp.route("/amazon/callback")
 @login_required
 def amazon_callback():
     app_settings() or abort(404)
@@ -176,7 +187,6 @@ def _reauthorized(row, seller_id: str, token: str):
     return token_saved(facts)
 
 
-@bp.route("/amazon/finish", methods=["GET", "POST"])
 @login_required
 def amazon_finish():
     app_settings() or abort(404)
@@ -224,7 +234,6 @@ def _finished_message(facts):
     return hx_redirect(url_for("shops.detail", shop_id=facts.shop_id))
 
 
-@bp.route("/amazon/login")
 @login_required
 def amazon_login():
     """The app's log-in URI: Seller Central sends the seller here, we send them back with a state."""
