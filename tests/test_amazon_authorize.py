@@ -497,3 +497,11 @@ def test_two_callbacks_with_one_state_exchange_once(amazon_app, admin, standin, 
     with ThreadPoolExecutor(max_workers=6) as pool:
         outcomes = list(pool.map(take, range(6)))
     assert outcomes.count(OK) == 1 and set(outcomes) - {OK} == {"used"}
+
+
+def test_the_dialogs_render_in_chinese_too(admin, standin):
+    consent(standin, start(admin), action="cancel")
+    for path in ("/shops/new",):
+        for headers in ({}, HX):
+            response = admin.get(path, headers={**headers, "Accept-Language": "zh"})
+            assert response.status_code == 200 and 'id="amazon-unfinished"' in response.get_data(as_text=True)

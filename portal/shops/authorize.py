@@ -67,14 +67,14 @@ def _no_referrer(response):
     return response
 
 
-def _outcome(message: str, *, shop_id: int | None = None, status: int = 400, detail: str = "", extra=None):
+def _outcome(message: str, *, shop_id: int | None = None, status: int = 400, detail: str = ""):
     """A page that says what happened and offers to start again (nothing is kept from the attempt)."""
     if detail:
         record("amazon.authorize_refused", outcome="failure", object_type="shop" if shop_id else None,
                object_id=shop_id, detail=detail)
     db.session.commit()
     again = url_for("shops.reauthorize", shop_id=shop_id) if shop_id else url_for("shops.new_shop")
-    page = render_template("shops/amazon_result.html", message=message, again=again, extra=extra or [])
+    page = render_template("shops/amazon_result.html", message=message, again=again)
     return _no_referrer((page, status))
 
 
@@ -95,7 +95,7 @@ def amazon_start():
         if shop is not None:  # a member may not replace a token that hidden shops share
             shared_shop_names(shop.authorization, current_user, visible_shops(current_user), shop.id)
     except ShopError as error:
-        return render_template("shops/amazon_result.html", message=error.message, again=None, extra=[]), 403
+        return render_page("shops/amazon_result.html", "dialog", message=error.message, again=None), 403
     region = shop.region if shop else form.region.data
     marketplace = shop.marketplace_ids[0] if shop and shop.marketplace_ids else form.chosen_marketplace()
     purpose = AUTH_PURPOSE_REAUTHORIZE if shop else AUTH_PURPOSE_NEW
