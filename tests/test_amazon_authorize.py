@@ -486,11 +486,16 @@ def test_two_callbacks_with_one_state_exchange_once(amazon_app, admin, standin, 
     user_id = people[0].id
 
     def take(_):
+        """What the callback view does: load the user, then consume the state in a write transaction."""
         with amazon_app.app_context():
+            from portal.database import write_intent
             from portal.models import User
 
-            outcome = consume(raw, db.session.get(User, user_id))[1]
+            user = db.session.get(User, user_id)
             db.session.commit()
+            with write_intent():
+                outcome = consume(raw, user)[1]
+                db.session.commit()
             db.session.remove()
             return outcome
 

@@ -7,6 +7,8 @@ is the app's log-in URI for authorizations started in Seller Central ("Manage Yo
 """
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,6 +18,7 @@ from ..access import get_visible_shop_or_404, may_reauthorize, visible_shops
 from ..amazon import client as amazon
 from ..amazon.marketplaces import marketplaces_in
 from ..audit import record
+from ..database import write_intent
 from ..extensions import db
 from ..htmx import hx_redirect, is_htmx, render_page
 from ..models import AUTH_PURPOSE_NEW, AUTH_PURPOSE_REAUTHORIZE, SellerAuthorization, Shop
@@ -117,33 +120,52 @@ _STATE_MESSAGES = {
 }
 
 
+def _get_that_writes(view):
+    """Amazon sends the browser to the callback and the log-in URI with GETs that write. End the
+    sign-in check's read transaction first and take SQLite's write lock at BEGIN (a deferred
+    read-then-write fails at once when another writer committed in between)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        db.session.commit()
+        with write_intent():
+            return view(*args, **kwargs)
+
+    return wrapped
+
+
 @login_required
+@_get_that_writes
 def amazon_callback():
     app_settings() or abort(404)
     args = request.args
-    row, why = consume(args.get("state"), current_user)
-    if row is None:
+    taken, why = consume(args.get("state"), current_user)
+    db.session.commit()  # used up now, whatever Amazon answers; no transaction open while Amazon is asked
+    if taken is None:
         message = _STATE_MESSAGES.get(why, _l("This authorization does not belong to your session or is unknown."))
         minutes = current_app.config["AMAZON_AUTH_STATE_MINUTES"]
         return _outcome(str(message) % {"minutes": minutes} + " " + _("Start again."), detail=f"state {why}")
-    shop_id = row.shop_id
-    try:
-        seller_id = normalize_seller_id(args.get("selling_partner_id", ""))
-    except InputProblem:
-        seller_id = None
+    seller_id = _seller_id(args.get("selling_partner_id"))
     if args.get("error") or not args.get("spapi_oauth_code") or not seller_id:
         return _outcome(_("Amazon did not authorize the app (the seller cancelled or Seller Central refused). "
-                          "Start again."), shop_id=shop_id, detail=f"no code: {str(args.get('error'))[:40]}")
+                          "Start again."), shop_id=taken.shop_id, detail=f"no code: {str(args.get('error'))[:40]}")
     exchange = get_client().exchange_authorization_code(code=args["spapi_oauth_code"],
                                                         redirect_uri=app_settings().redirect_uri)
     if not exchange.ok:
-        return _outcome(_exchange_message(exchange.code), shop_id=shop_id, detail=f"exchange {exchange.code}")
-    if row.purpose == AUTH_PURPOSE_REAUTHORIZE:
-        return _no_referrer(_reauthorized(row, seller_id, exchange.refresh_token))
-    hold_token(row, seller_id=seller_id, token=exchange.refresh_token,
-               participating=_participating(row.region, exchange.refresh_token))
+        return _outcome(_exchange_message(exchange.code), shop_id=taken.shop_id, detail=f"exchange {exchange.code}")
+    if taken.purpose == AUTH_PURPOSE_REAUTHORIZE:
+        return _no_referrer(_reauthorized(taken, seller_id, exchange.refresh_token))
+    hold_token(taken.id, seller_id=seller_id, token=exchange.refresh_token,
+               participating=_participating(taken.region, exchange.refresh_token))
     db.session.commit()
-    return _no_referrer(redirect(url_for("shops.amazon_finish", attempt=row.id), 303))
+    return _no_referrer(redirect(url_for("shops.amazon_finish", attempt=taken.id), 303))
+
+
+def _seller_id(raw: str | None) -> str | None:
+    try:
+        return normalize_seller_id(raw or "")
+    except InputProblem:
+        return None
 
 
 def _exchange_message(code: str) -> str:
@@ -167,10 +189,10 @@ def _participating(region: str, token: str) -> list[str] | None:
     return [p["marketplace_id"] for p in outcome.participations if p["is_participating"] and p["marketplace_id"] in mids]
 
 
-def _reauthorized(row, seller_id: str, token: str):
+def _reauthorized(taken, seller_id: str, token: str):
     """Re-authorize shop N: only with the same seller account; the old token stays otherwise."""
-    shop = get_visible_shop_or_404(current_user, row.shop_id)
-    finish(row)
+    shop = get_visible_shop_or_404(current_user, taken.shop_id)
+    finish(taken.id)
     if seller_id != shop.seller_id:
         return _outcome(_("You signed in to Seller Central with another account: Amazon returned Seller ID %(got)s, "
                           "but this shop belongs to %(expected)s. The old authorization is kept. Sign in to Seller "
@@ -214,7 +236,7 @@ def _bind(row, form):
 
 def _bound(row, result):
     """The shop is bound: close the attempt, audit, commit, check every shop of the authorization."""
-    finish(row)
+    finish(row.id)
     shop = result.shop
     record("shop.created", target=shop, detail=f"seller={row.seller_id} region={row.region} via=amazon")
     record("amazon.authorize_completed", target=shop, detail=f"new shop seller={row.seller_id}")
@@ -235,6 +257,7 @@ def _finished_message(facts):
 
 
 @login_required
+@_get_that_writes
 def amazon_login():
     """The app's log-in URI: Seller Central sends the seller here, we send them back with a state."""
     settings = app_settings() or abort(404)
@@ -254,10 +277,7 @@ def amazon_login():
 
 def _login_target(selling_partner_id: str, region: str):
     """(shop to re-authorize or None, region, marketplace) for a log-in URI visit."""
-    try:
-        seller_id = normalize_seller_id(selling_partner_id)
-    except InputProblem:
-        seller_id = None
+    seller_id = _seller_id(selling_partner_id)
     query = visible_shops(current_user).join(Shop.authorization).where(SellerAuthorization.seller_id == seller_id)
     if region != "override":
         query = query.where(SellerAuthorization.region == region)

@@ -45,8 +45,18 @@ def create_state(user: User, *, purpose: str, region: str, marketplace_id: str, 
     return raw
 
 
-def consume(raw: str | None, user: User) -> tuple[AmazonAuthState | None, str]:
-    """Take the state for this callback: (row, OK) exactly once, else (None, why).
+@dataclass(frozen=True)
+class Taken:
+    """A consumed state: plain values, safe to use after the commit that follows."""
+
+    id: int
+    purpose: str
+    shop_id: int | None
+    region: str
+
+
+def consume(raw: str | None, user: User) -> tuple[Taken | None, str]:
+    """Take the state for this callback: (Taken, OK) exactly once, else (None, why).
 
     One UPDATE … WHERE used_at IS NULL AND not expired AND the same user: of two callbacks with
     the same state only one sees rowcount 1. A state of another user reads as unknown."""
@@ -61,14 +71,15 @@ def consume(raw: str | None, user: User) -> tuple[AmazonAuthState | None, str]:
         .values(used_at=now).execution_options(synchronize_session=False))
     row = db.session.scalar(select(AmazonAuthState).where(AmazonAuthState.state_hash == digest))
     if result.rowcount == 1:
-        return row, OK
+        return Taken(row.id, row.purpose, row.shop_id, row.region), OK
     if row is None or row.user_id != user.id:
         return None, UNKNOWN
     return None, USED if row.used_at is not None else EXPIRED
 
 
-def hold_token(row: AmazonAuthState, *, seller_id: str, token: str, participating: list[str] | None) -> None:
+def hold_token(state_id: int, *, seller_id: str, token: str, participating: list[str] | None) -> None:
     """Keep the exchanged refresh token (encrypted) and the seller's countries until the dialog is done."""
+    row = db.session.get(AmazonAuthState, state_id)
     row.seller_id = seller_id
     row.token_ciphertext = encrypt_token(token, company_id=row.company_id, seller_id=seller_id, region=row.region)
     row.participations = None if participating is None else json.dumps(participating)
@@ -93,10 +104,10 @@ def participating(row: AmazonAuthState) -> list[str] | None:
     return None if row.participations is None else json.loads(row.participations)
 
 
-def finish(row: AmazonAuthState) -> None:
+def finish(state_id: int) -> None:
     """Close the attempt and drop the held token."""
-    row.finished_at = utcnow()
-    row.token_ciphertext = None
+    db.session.execute(update(AmazonAuthState).where(AmazonAuthState.id == state_id)
+                       .values(finished_at=utcnow(), token_ciphertext=None))
     db.session.flush()
 
 
