@@ -299,16 +299,30 @@ def test_login_uri_sends_the_seller_back_to_amazon_with_a_state(app_factory, sta
 
 @pytest.mark.parametrize("callback", ["https://evil.example/apps/authorize/confirm",
                                       "http://sellercentral.amazon.com/apps/authorize/confirm",
-                                      "https://user@sellercentral.amazon.com/x", "javascript:alert(1)", ""])
+                                      "https://user@sellercentral.amazon.com/apps/authorize/confirm",
+                                      "https://sellercentral.amazon.com.evil.example/apps/authorize/confirm",
+                                      "https://sellercentral.amazon.com/gp/redirect?to=https://evil.example",
+                                      "javascript:alert(1)", ""])
 def test_login_uri_is_no_open_redirect(admin, callback):
     response = admin.get("/amazon/login", query_string={"amazon_callback_uri": callback, "amazon_state": "a"})
     assert response.status_code == 400 and "Location" not in response.headers
     assert db.session.scalar(select(AmazonAuthState)) is None
 
 
+def test_login_uri_accepts_amazons_documented_callback_and_passes_beta_on(admin):
+    """Amazon's example callback is https://amazon.com/apps/authorize/confirm/<app id>; a draft app's
+    log-in URI visit carries version=beta, which goes back to Amazon too."""
+    callback = "https://amazon.com/apps/authorize/confirm/amzn1.sellerapps.app.example"
+    response = admin.get("/amazon/login", query_string={"amazon_callback_uri": callback, "amazon_state": "amz-3",
+                                                         "selling_partner_id": SELLER, "version": "beta"})
+    assert response.status_code == 302 and response.headers["Location"].startswith(callback + "?")
+    assert parse_qs(urlsplit(response.headers["Location"]).query)["version"] == ["beta"]
+    assert db.session.scalar(select(AmazonAuthState)).region == "NA"
+
+
 def test_login_uri_needs_a_signed_in_user(amazon_app, people):
     anonymous = amazon_app.test_client()
-    response = anonymous.get("/amazon/login", query_string={"amazon_callback_uri": "https://sellercentral.amazon.com/a",
+    response = anonymous.get("/amazon/login", query_string={"amazon_callback_uri": "https://sellercentral.amazon.com/apps/authorize/confirm",
                                                              "amazon_state": "s"})
     assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
     assert "amazon_state" in parse_qs(urlsplit(response.headers["Location"]).query)["next"][0]

@@ -146,8 +146,10 @@ def display_name(item: _Named, locale: object = None) -> str:
 
 
 def seller_central_hosts() -> set[str]:
-    """Every Seller Central host of the marketplace table (and of the regions)."""
-    return {mp.seller_central_host for mp in MARKETPLACES} | {r.seller_central_host for r in REGIONS.values()}
+    """Every Seller Central host of the marketplace table (and of the regions), and the Amazon store
+    hosts (``amazon.com``, ``www.amazon.com``, ...) that Amazon's documented callback URIs use."""
+    stores = {mp.domain_name for mp in MARKETPLACES} | {mp.domain_name.removeprefix("www.") for mp in MARKETPLACES}
+    return {mp.seller_central_host for mp in MARKETPLACES} | {r.seller_central_host for r in REGIONS.values()} | stores
 
 
 def region_of_host(host: str) -> str | None:
@@ -157,6 +159,6 @@ def region_of_host(host: str) -> str | None:
         if region.seller_central_host == host:
             return region.code
     for mp in MARKETPLACES:
-        if mp.seller_central_host == host:
+        if host in (mp.seller_central_host, mp.domain_name, mp.domain_name.removeprefix("www.")):
             return mp.region
     return None

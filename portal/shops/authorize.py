@@ -272,7 +272,7 @@ def amazon_login():
                          shop_id=shop.id if shop else None, minutes=current_app.config["AMAZON_AUTH_STATE_MINUTES"])
     record("amazon.authorize_started", target=shop, detail=f"purpose={purpose} region={region} via=seller-central")
     db.session.commit()
-    return redirect(settings.login_redirect(callback, amazon_state, state), 302)
+    return redirect(settings.login_redirect(callback, amazon_state, state, request.args.get("version") == "beta"), 302)
 
 
 def _login_target(selling_partner_id: str, region: str):

@@ -23,6 +23,7 @@ from ..extensions import db
 from ..models import AmazonAuthState, User, utcnow
 
 CONSENT_PATH = "/apps/authorize/consent"
+CALLBACK_PATH = "/apps/authorize/confirm"  # where Amazon's amazon_callback_uri points
 # How long a consumed state may wait for its finished dialog (the token is held meanwhile).
 FINISH_MINUTES = 30
 OK, MISSING, UNKNOWN, USED, EXPIRED = "ok", "missing", "unknown", "used", "expired"
@@ -142,10 +143,11 @@ class AppSettings:
             params["version"] = "beta"
         return f"{base}{CONSENT_PATH}?{urlencode(params)}"
 
-    def login_redirect(self, amazon_callback_uri: str, amazon_state: str, state: str) -> str:
-        """Where the log-in URI step sends the browser back to Amazon."""
+    def login_redirect(self, amazon_callback_uri: str, amazon_state: str, state: str, beta: bool = False) -> str:
+        """Where the log-in URI step sends the browser back to Amazon (with version=beta for a draft
+        app, or when Amazon sent it: it does so for a draft app)."""
         params = {"redirect_uri": self.redirect_uri, "amazon_state": amazon_state, "state": state}
-        if self.draft:
+        if self.draft or beta:
             params["version"] = "beta"
         separator = "&" if "?" in amazon_callback_uri else "?"
         return amazon_callback_uri + separator + urlencode(params)
@@ -154,7 +156,7 @@ class AppSettings:
         """The region of an amazon_callback_uri, or None when it is not a Seller Central URL we know
         (an https host of the marketplace table, or AMAZON_SELLER_CENTRAL_URL): never an open redirect."""
         parts = urlsplit(amazon_callback_uri or "")
-        if parts.username or parts.password or not parts.netloc:
+        if parts.username or parts.password or not parts.netloc or not parts.path.startswith(CALLBACK_PATH):
             return None
         if self.seller_central_url:
             own = urlsplit(self.seller_central_url)
