@@ -471,7 +471,8 @@ class StandinAmazon:
                           for s in sellers)
         return (f"<h1>Authorize {html.escape(args['application_id'])}</h1>"
                 f"<p>Signed in as seller <b id='seller'>{html.escape(seller_id)}</b></p>"
-                f"<form method='post'>{keep}<input type='hidden' name='standin_seller_id' value='{html.escape(seller_id)}'>"
+                f"<form method='post'>{keep}"
+                f"<input type='hidden' name='standin_seller_id' value='{html.escape(seller_id)}'>"
                 "<label><input type='checkbox' name='slow' value='1'> Approve slowly (the code expires)</label>"
                 "<button name='action' value='confirm'>Confirm</button>"
                 "<button name='action' value='cancel'>Cancel</button></form>"

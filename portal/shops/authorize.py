@@ -1,7 +1,7 @@
 """Authorize with Amazon: the website authorization workflow of the portal's public SP-API app.
 
 POST /amazon/start → Seller Central's consent page → GET /amazon/callback (state checked and
-consumed, code exchanged at once, countries asked from Amazon) → /amazon/finish/<id> (name and
+consumed, code exchanged at once, countries asked from Amazon) → /amazon/finish?attempt=<id> (name and
 countries) for a new shop, or straight back to the shop when re-authorizing it. GET /amazon/login
 is the app's log-in URI for authorizations started in Seller Central ("Manage Your Apps").
 """
@@ -186,7 +186,8 @@ def _participating(region: str, token: str) -> list[str] | None:
                                                marketplace_ids=mids)
     if not outcome.participations:
         return None
-    return [p["marketplace_id"] for p in outcome.participations if p["is_participating"] and p["marketplace_id"] in mids]
+    return [p["marketplace_id"] for p in outcome.participations
+            if p["is_participating"] and p["marketplace_id"] in mids]
 
 
 def _reauthorized(taken, seller_id: str, token: str):
@@ -224,8 +225,7 @@ def amazon_finish():
     done = save_shop(form, lambda: _bind(row, form), lambda result: _bound(row, result))
     if done is not None:
         return done
-    return render_page("shops/amazon_finish.html", "dialog", form=form, row=row, countries=countries,
-                       regions_offered=marketplaces_in(row.region))
+    return render_page("shops/amazon_finish.html", "dialog", form=form, row=row, countries=countries)
 
 
 def _bind(row, form):
@@ -283,6 +283,7 @@ def _login_target(selling_partner_id: str, region: str):
         query = query.where(SellerAuthorization.region == region)
     shop = db.session.scalar(query.order_by(Shop.id).limit(1)) if seller_id else None
     if shop is not None and may_reauthorize(current_user, shop):
-        return shop, shop.region, shop.marketplace_ids[0] if shop.marketplace_ids else marketplaces_in(shop.region)[0].marketplace_id
+        first = shop.marketplace_ids[0] if shop.marketplace_ids else marketplaces_in(shop.region)[0].marketplace_id
+        return shop, shop.region, first
     region = "NA" if region == "override" else region
     return None, region, marketplaces_in(region)[0].marketplace_id

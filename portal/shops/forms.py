@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, HiddenField, IntegerField, PasswordField, RadioField, SelectChoice,
                      SelectField, SelectMultipleField, StringField)
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..amazon.marketplaces import REGIONS, display_name, marketplace_by_id, marketplaces_in
@@ -84,7 +84,8 @@ class AuthorizedOnMixin:
     """When the seller authorized the pasted token: its 365 days count from then, not from today."""
 
     authorized_on = DateField(_l("Authorized on"), validators=[Optional()], default=user_today,
-                              description=_l("The day the token was made in Seller Central; today if you just made it."))
+                              description=_l("The day the token was made in Seller Central; "
+                                             "today if you just made it."))
 
     def check_authorized_on(self) -> bool:
         chosen, today = self.authorized_on.data, user_today()
@@ -177,7 +178,7 @@ class StartForm(FlaskForm):
     region = SelectField(choices=region_choices, default="NA")
     marketplace = SelectField(validate_choice=False)
     marketplaces = SelectMultipleField(validate_choice=False)
-    shop_id = IntegerField(validators=[Optional()])
+    shop_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])  # fits every database
     name = StringField(filters=[strip_filter])  # only carried to the finish dialog, which checks it
 
     def chosen_marketplace(self) -> str:

@@ -211,8 +211,9 @@ def reauthorize(shop_id: int):
     if not may_reauthorize(current_user, shop):
         abort(403)
     form = ReauthorizeForm()
-    done = save_shop(form, lambda: replace_token(shop, current_user, form.token.data, authorized_at=form.authorized_at(),
-                                                 visible=visible_shops(current_user)), lambda others: _pasted(shop, others))
+    done = save_shop(form, lambda: replace_token(shop, current_user, form.token.data,
+                                                 authorized_at=form.authorized_at(), visible=visible_shops(current_user)),
+                     lambda others: _pasted(shop, others))
     if done is not None:
         return done
     return render_page("shops/reauthorize.html", "dialog", shop=shop, form=form,

@@ -80,7 +80,8 @@ def _check_marketplaces_free(authorization: SellerAuthorization | None, marketpl
                         field="marketplaces")
 
 
-def _set_token(authorization: SellerAuthorization, token: str, user: User, authorized_at: datetime | None = None) -> None:
+def _set_token(authorization: SellerAuthorization, token: str, user: User,
+               authorized_at: datetime | None = None) -> None:
     """Store a new refresh token; its 365 days count from `authorized_at` (when the seller authorized,
     default now), so a token made earlier expires when Amazon expires it."""
     now = utcnow()
