@@ -525,3 +525,23 @@ def test_the_dialogs_render_in_chinese_too(admin, standin):
         for headers in ({}, HX):
             response = admin.get(path, headers={**headers, "Accept-Language": "zh"})
             assert response.status_code == 200 and 'id="amazon-unfinished"' in response.get_data(as_text=True)
+
+
+def test_start_refuses_ids_beyond_the_database_range(admin):
+    for value in ("9223372036854775808", "2147483648", "-1", "x"):
+        assert admin.post("/amazon/start", data={"shop_id": value}, headers=HX).status_code == 400
+    assert db.session.scalar(select(AmazonAuthState)) is None
+
+
+def test_member_cannot_replace_a_shared_token_with_a_new_shop_either(member, shared, standin):
+    """Binding a new shop with a new token replaces the seller's token for all its shops: refused for a
+    member when some of them are hidden from them, without naming those."""
+    visible, hidden = shared
+    last4 = visible.authorization.token_last4
+    response = member.post("/shops/new", data={"name": "Member extra", "region": "EU", "mode": "single",
+                                               "marketplace": IT, "seller_id": SELLER, "authorized": "y",
+                                               "token": "Atzr|member-extra-token-0123456789"}, headers=HX)
+    body = response.get_data(as_text=True)
+    assert "HX-Redirect" not in response.headers and "Ask an admin" in body and hidden.name not in body
+    db.session.refresh(visible.authorization)
+    assert visible.authorization.token_last4 == last4
