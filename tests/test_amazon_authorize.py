@@ -545,3 +545,15 @@ def test_member_cannot_replace_a_shared_token_with_a_new_shop_either(member, sha
     assert "HX-Redirect" not in response.headers and "Ask an admin" in body and hidden.name not in body
     db.session.refresh(visible.authorization)
     assert visible.authorization.token_last4 == last4
+
+
+def test_tokens_of_abandoned_dialogs_are_dropped(admin, standin):
+    location, _ = consent(standin, start(admin))
+    come_back(admin, location)
+    row = db.session.scalar(select(AmazonAuthState))
+    assert row.token_ciphertext is not None
+    row.used_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    start(admin)  # any new attempt purges what was left behind
+    db.session.refresh(row)
+    assert row.token_ciphertext is None

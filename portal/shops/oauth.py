@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ..amazon.marketplaces import REGIONS, marketplace_by_id, region_of_host, seller_central_hosts
 from ..crypto import decrypt_token, encrypt_token
@@ -38,6 +38,7 @@ def create_state(user: User, *, purpose: str, region: str, marketplace_id: str, 
     """A new single-use state for `user`; returns the raw value (it is never stored)."""
     raw = secrets.token_urlsafe(32)
     now = utcnow()
+    _purge(now)
     db.session.add(AmazonAuthState(state_hash=_digest(raw), user_id=user.id, company_id=user.company_id,
                                    purpose=purpose, shop_id=shop_id, region=region, marketplace_id=marketplace_id,
                                    shop_name=shop_name or None,
@@ -54,6 +55,17 @@ class Taken:
     purpose: str
     shop_id: int | None
     region: str
+
+
+def _purge(now: datetime) -> None:
+    """Drop tokens of dialogs left unfinished, and attempts older than a week (kept that long for the
+    "cancelled or not finished" notice and for support)."""
+    db.session.execute(update(AmazonAuthState).where(
+        AmazonAuthState.token_ciphertext.is_not(None), AmazonAuthState.finished_at.is_(None),
+        AmazonAuthState.used_at < now - timedelta(minutes=FINISH_MINUTES)).values(token_ciphertext=None)
+        .execution_options(synchronize_session=False))
+    db.session.execute(delete(AmazonAuthState).where(AmazonAuthState.created_at < now - timedelta(days=7))
+                       .execution_options(synchronize_session=False))
 
 
 def consume(raw: str | None, user: User) -> tuple[Taken | None, str]:
