@@ -125,11 +125,18 @@ class Config:
     SELLER_ID_PATTERN = env_str("SELLER_ID_PATTERN", r"A[0-9A-Z]{9,15}")
     AUTHORIZATION_VALIDITY_DAYS = env_int("AUTHORIZATION_VALIDITY_DAYS", 365)
     AUTHORIZATION_WARN_DAYS = env_int("AUTHORIZATION_WARN_DAYS", 30)
-    # What the add-shop dialog tells sellers to authorize, per region (the original help page's values).
-    AMAZON_DEVELOPER_NAME = env_str("AMAZON_DEVELOPER_NAME", "xiaomi")
-    AMAZON_DEVELOPER_ID_NA = env_str("AMAZON_DEVELOPER_ID_NA", "714467252092")
-    AMAZON_DEVELOPER_ID_EU = env_str("AMAZON_DEVELOPER_ID_EU", "931020309560")
-    AMAZON_DEVELOPER_ID_FE = env_str("AMAZON_DEVELOPER_ID_FE", "112939318357")
+    # MWS-era developer name and per-region developer IDs: shown in the paste guidance only when the
+    # operator sets them (they never yield an SP-API refresh token).
+    AMAZON_DEVELOPER_NAME = env_str("AMAZON_DEVELOPER_NAME")
+    AMAZON_DEVELOPER_ID_NA = env_str("AMAZON_DEVELOPER_ID_NA")
+    AMAZON_DEVELOPER_ID_EU = env_str("AMAZON_DEVELOPER_ID_EU")
+    AMAZON_DEVELOPER_ID_FE = env_str("AMAZON_DEVELOPER_ID_FE")
+    # "Authorize with Amazon" (website authorization workflow of a public app); off without an app id.
+    AMAZON_APP_ID = env_str("AMAZON_APP_ID")
+    AMAZON_REDIRECT_URI = env_str("AMAZON_REDIRECT_URI")  # default: this portal's /amazon/callback
+    AMAZON_APP_DRAFT = env_bool("AMAZON_APP_DRAFT", False)  # adds version=beta for a draft app
+    AMAZON_SELLER_CENTRAL_URL = env_str("AMAZON_SELLER_CENTRAL_URL")  # one base URL for every consent link
+    AMAZON_AUTH_STATE_MINUTES = env_int("AMAZON_AUTH_STATE_MINUTES", 10)
 
     # Amazon SP-API: the portal's application, where to call, how patiently.
     AMAZON_LWA_CLIENT_ID = env_str("AMAZON_LWA_CLIENT_ID")

@@ -18,6 +18,7 @@ ACTIONS = (
     "shop.created", "shop.updated", "shop.deleted", "shop.token_replaced", "shop.assignments_changed",
     "shop.verified", "store.created", "store.updated", "store.deleted", "store.assignments_changed",
     "order.created", "order.updated", "order.deleted", "keys.rotated",
+    "amazon.authorize_started", "amazon.authorize_completed", "amazon.authorize_refused",
 )
 
 

@@ -323,3 +323,34 @@ class ThrottleCounter(db.Model):
     hits: Mapped[int] = mapped_column(Integer, default=0)
     # Epoch seconds at which the window ends and the count starts again from zero.
     reset_at: Mapped[int] = mapped_column(db.BigInteger, index=True)
+
+
+# --- Authorize with Amazon (website authorization workflow) -----------------------------------------
+
+AUTH_PURPOSE_NEW, AUTH_PURPOSE_REAUTHORIZE = "new", "reauthorize"
+
+
+class AmazonAuthState(db.Model):
+    """One "Authorize with Amazon" attempt: the OAuth `state` (only its SHA-256 is stored), bound to
+    the user, company, purpose and region; single-use and short-lived. Between Amazon's callback and
+    the finished dialog it holds the refresh token, encrypted, never sent to the browser."""
+
+    __tablename__ = "amazon_auth_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16))  # AUTH_PURPOSE_NEW or AUTH_PURPOSE_REAUTHORIZE
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"))
+    region: Mapped[str] = mapped_column(String(2))
+    marketplace_id: Mapped[str] = mapped_column(String(20))
+    shop_name: Mapped[str | None] = mapped_column(String(SHOP_NAME_MAX))  # typed before leaving, if any
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Filled by the callback for a new shop; cleared when the dialog is finished.
+    seller_id: Mapped[str | None] = mapped_column(String(SELLER_ID_MAX))
+    token_ciphertext: Mapped[str | None] = mapped_column(Text)
+    participations: Mapped[str | None] = mapped_column(Text)  # JSON list of marketplace ids, or null
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

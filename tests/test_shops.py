@@ -200,14 +200,25 @@ def test_member_assigned_to_the_seller_can_add_its_next_country(admin_client, ap
 def test_form_fields_follow_region_and_mode(admin_client):
     eu = admin_client.get("/shops/form-fields", query_string={"region": "EU", "mode": "single"}, headers=HX)
     body = eu.get_data(as_text=True)
-    assert DE in body and US not in body and "931020309560" in body and "sellercentral-europe.amazon.com" in body
+    assert DE in body and US not in body and "sellercentral-europe.amazon.com" in body
+    assert "Develop Apps" in body and "Authorize app" in body
+    # The seed's MWS developer IDs are never shown unless the operator configures them.
+    assert "931020309560" not in body and "User Permissions" not in body and "xiaomi" not in body
     multi = admin_client.get("/shops/form-fields", query_string={"region": "FE", "mode": "multi",
                                                                  "marketplaces": [JP]}, headers=HX)
     body = multi.get_data(as_text=True)
-    assert 'type="checkbox"' in body and JP in body and "112939318357" in body
+    assert 'type="checkbox"' in body and JP in body and "sellercentral.amazon.co.jp" in body
     assert re.search(r'value="%s"[^>]*checked|checked[^>]*value="%s"' % (JP, JP), body)
     na = admin_client.get("/shops/form-fields", query_string={"region": "NA"}, headers=HX).get_data(as_text=True)
-    assert "714467252092" in na and "xiaomi" in na and "usual computer and network" in na
+    assert "usual computer and network" in na and "sellercentral.amazon.com" in na
+
+
+def test_developer_details_only_when_configured(app, admin_client):
+    app.config.update(AMAZON_DEVELOPER_NAME="acme-dev", AMAZON_DEVELOPER_ID_EU="123456789012")
+    body = admin_client.get("/shops/form-fields", query_string={"region": "EU"}, headers=HX).get_data(as_text=True)
+    assert "acme-dev" in body and "123456789012" in body and "do not give a refresh token" in body
+    na = admin_client.get("/shops/form-fields", query_string={"region": "NA"}, headers=HX).get_data(as_text=True)
+    assert "acme-dev" not in na  # no NA developer ID configured
 
 
 def test_mode_and_region_controls_never_send_the_token(admin_client):

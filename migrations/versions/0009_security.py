@@ -1,13 +1,13 @@
 """counters shared by every worker: sign-in throttling, sampling of anonymous audit events
 
 Revision ID: 0009_security
-Revises: 0006_shop_status_index
+Revises: 0008_amazon_auth_state
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_security"
-down_revision = "0006_shop_status_index"
+down_revision = "0008_amazon_auth_state"
 branch_labels = None
 depends_on = None
 

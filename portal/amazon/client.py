@@ -513,6 +513,56 @@ class SpApiClient:
         return min(self._rng.uniform(0, s.backoff_base * 2 ** (attempt - 1)), allowed)
 
 
+    def exchange_authorization_code(self, *, code: str, redirect_uri: str) -> CodeExchange:
+        """Exchange an ``spapi_oauth_code`` from the website authorization workflow for the
+        seller's refresh token (LWA ``grant_type=authorization_code``). The code lives five minutes
+        and works once: Amazon answers ``invalid_grant`` otherwise. Never retried on a 4xx; never
+        raises for an Amazon-side problem; the code and tokens are never logged."""
+        missing = self.settings.missing_settings()
+        if missing:
+            return CodeExchange(NOT_CONFIGURED, detail="missing settings: " + ", ".join(missing))
+        form = {"grant_type": "authorization_code", "code": code or "", "redirect_uri": redirect_uri,
+                "client_id": self.settings.client_id or "", "client_secret": self.settings.client_secret or ""}
+        budget = _Budget(self.settings, self._clock)
+        try:
+            response = self._send(budget, "LWA", "POST", self.settings.lwa_token_url, data=form)
+        except _Failed as failure:
+            return CodeExchange(failure.code, detail=failure.detail)
+        status, body = response.status_code, _json_body(response)
+        error = _safe_code(body.get("error")) if isinstance(body, dict) else None
+        token = body.get("refresh_token") if isinstance(body, dict) else None
+        if status == 200 and isinstance(token, str) and token.startswith("Atzr|"):
+            log.info("amazon code exchange: ok")
+            return CodeExchange(VERIFIED, refresh_token=token, detail="LWA 200")
+        label = f"LWA {status} {error or 'no error code'}"
+        log.info("amazon code exchange: %s", label)
+        if status == 200:
+            return CodeExchange(BAD_RESPONSE, detail="LWA 200 without refresh_token")
+        if status == 429:
+            return CodeExchange(THROTTLED, detail=label)
+        if status >= 500 or error in ("server_error", "temporarily_unavailable"):
+            return CodeExchange(UNAVAILABLE, detail=label)
+        if error == "invalid_client" or (status == 401 and error is None):
+            return CodeExchange(INVALID_CLIENT, detail=label)
+        if error == "invalid_grant":
+            return CodeExchange(INVALID_GRANT, detail=label)
+        return CodeExchange(BAD_REQUEST, detail=label)
+
+
+@dataclass(frozen=True)
+class CodeExchange:
+    """What exchanging an authorization code gave: ``code`` is VERIFIED with ``refresh_token``, or
+    one of the failure codes (INVALID_GRANT: the code expired or was used). Its repr hides the token."""
+
+    code: str
+    refresh_token: str | None = field(default=None, repr=False)
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == VERIFIED and bool(self.refresh_token)
+
+
 def _evaluate_participations(response: httpx.Response,
                              marketplace_ids: list[str]) -> VerifyOutcome:
     status = response.status_code

@@ -98,7 +98,8 @@ MARKETPLACES: tuple[Marketplace, ...] = (
                 "JPY", "www.amazon.co.jp", "ja_JP"),
 )
 
-# The original help page's "authorize a developer" guidance (MWS era), kept for the help text.
+# The seed's MWS-era developer name and IDs. They never yield an SP-API refresh token; the portal
+# shows a developer name/ID only when the operator configures AMAZON_DEVELOPER_* (see config.py).
 DEFAULT_DEVELOPER_NAME = "xiaomi"
 DEFAULT_DEVELOPER_IDS: dict[str, str] = {
     "NA": "714467252092",
@@ -142,3 +143,22 @@ def display_name(item: _Named, locale: object = None) -> str:
     if locale is not None and str(locale).lower().startswith("zh"):
         return item.name_zh
     return item.name_en
+
+
+def seller_central_hosts() -> set[str]:
+    """Every Seller Central host of the marketplace table (and of the regions), and the Amazon store
+    hosts (``amazon.com``, ``www.amazon.com``, ...) that Amazon's documented callback URIs use."""
+    stores = {mp.domain_name for mp in MARKETPLACES} | {mp.domain_name.removeprefix("www.") for mp in MARKETPLACES}
+    return {mp.seller_central_host for mp in MARKETPLACES} | {r.seller_central_host for r in REGIONS.values()} | stores
+
+
+def region_of_host(host: str) -> str | None:
+    """The region whose Seller Central this host is (None if it is none of them)."""
+    host = (host or "").lower()
+    for region in REGIONS.values():
+        if region.seller_central_host == host:
+            return region.code
+    for mp in MARKETPLACES:
+        if host in (mp.seller_central_host, mp.domain_name, mp.domain_name.removeprefix("www.")):
+            return mp.region
+    return None

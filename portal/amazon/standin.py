@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import html
 import json
 import logging
 import secrets
@@ -327,12 +328,16 @@ class StandinAmazon:
             code = form.get("code")
             if not code:
                 return _missing("code")
+            expected_redirect = self.__dict__.get("_code_redirect_uris", {}).get(code)
+            if expected_redirect is not None and not form.get("redirect_uri"):
+                return _missing("redirect_uri")
             with self._lock:
                 issued = self._codes.get(code)
                 usable = issued is not None and not issued.used and issued.expires_at > self._now()
                 if issued is not None:
                     issued.used = True
-            if not usable or issued is None:
+            if not usable or issued is None or (expected_redirect is not None
+                                                and form.get("redirect_uri") != expected_redirect):
                 return _lwa_error(400, "invalid_grant", _INVALID_GRANT.format("code"))
             refresh_token = issued.refresh_token
         else:
@@ -459,26 +464,93 @@ class StandinAmazon:
         return _sp_error(429, "QuotaExceeded",
                          "You exceeded your quota for the requested resource.", headers=headers)
 
+    # The consent page's app, as registered with Amazon (tests change these per instance).
+    app_id = "amzn1.sp.solution.standin"
+    app_draft = False  # a draft app needs version=beta on the consent URL (else MD1000)
+    redirect_uris: frozenset[str] = frozenset()  # registered OAuth redirect URIs; empty = accept any
+    consent_seller_id: str | None = None  # the seller account "signed in" to Seller Central
+
     def _consent(self, request: Request) -> Response:
-        """Seller Central's consent page, already "confirmed": redirect back with a code.
+        """Seller Central's consent page of the website authorization workflow.
 
-        ``standin_seller_id`` (not an Amazon parameter) picks the seller, to demo re-authorizing.
+        GET shows the app and the signed-in seller account with Confirm and Cancel, a way to sign
+        in as another seller account and an option to approve slowly (the code then expires). As on
+        Amazon, errors (MD1000 draft app without version=beta, MD5101 unregistered redirect URI) are
+        shown here and the browser is not sent back; Cancel does not go back either. Confirm
+        redirects to the redirect URI with exactly ``state``, ``selling_partner_id`` and
+        ``spapi_oauth_code`` (``mws_auth_token`` only for hybrid MWS apps, which this is not).
+        ``standin_seller_id`` (not an Amazon parameter) picks the signed-in seller.
         """
-        args = request.args
-        missing = [n for n in ("application_id", "state", "redirect_uri") if not args.get(n)]
-        if missing:
-            return Response("missing " + ", ".join(missing), 400, mimetype="text/plain")
-        seller_id = args.get("standin_seller_id") or "A" + secrets.token_hex(7).upper()[:13]
-        refresh_token = f"{CONVENTION_PREFIX}valid-{secrets.token_urlsafe(24)}"
-        self.register(refresh_token, seller_id=seller_id,
-                      marketplaces=[mp.marketplace_id for mp in MARKETPLACES],
-                      store_name=f"Standin store {seller_id}")
-        query = urlencode({"state": args["state"], "selling_partner_id": seller_id,
-                           "spapi_oauth_code": self.issue_auth_code(refresh_token)})
-        redirect_uri = args["redirect_uri"]
-        separator = "&" if "?" in redirect_uri else "?"
-        return Response(status=302, headers={"Location": redirect_uri + separator + query})
+        args = request.values
+        problem = self._consent_problem(args)
+        if problem:
+            return _consent_html(f"<h1>There was a problem</h1><p id='error-code'>{problem[0]}</p><p>{problem[1]}</p>",
+                                 400)
+        redirect_uri = args.get("redirect_uri") or sorted(self.redirect_uris)[0]
+        seller_id = (args.get("standin_seller_id") or self.consent_seller_id
+                     or "A" + hashlib.sha256(args["state"].encode()).hexdigest().upper()[:13])
+        action = args.get("action") if request.method == "POST" else None
+        if action == "cancel":
+            return _consent_html("<h1>Authorization cancelled</h1><p id='cancelled'>You did not authorize the "
+                                 "application. You can close this page.</p>")
+        if action == "confirm":
+            code = self.issue_auth_code(self._consent_token(seller_id))
+            self.__dict__.setdefault("_code_redirect_uris", {})[code] = redirect_uri
+            if args.get("slow"):
+                self.advance(self.auth_code_ttl + 1)  # the seller took longer than the code lives
+            query = urlencode({"state": args["state"], "selling_partner_id": seller_id, "spapi_oauth_code": code})
+            separator = "&" if "?" in redirect_uri else "?"
+            return Response(status=302, headers={"Location": redirect_uri + separator + query})
+        return _consent_html(self._consent_form(args, seller_id, redirect_uri))
 
+    def _consent_problem(self, args: Any) -> tuple[str, str] | None:
+        missing = [n for n in ("application_id", "state") if not args.get(n)]
+        if missing:
+            return "MD5000", "Missing parameter: " + ", ".join(missing)
+        if args["application_id"] != self.app_id:
+            return "MD5100", "The application was not found."
+        if self.app_draft and args.get("version") != "beta":
+            return "MD1000", "The application is in draft state; add version=beta to authorize it."
+        redirect_uri = args.get("redirect_uri")
+        if (redirect_uri and self.redirect_uris and redirect_uri not in self.redirect_uris) or (
+                not redirect_uri and not self.redirect_uris):
+            return "MD5101", "The redirect URI does not match one registered for the application."
+        return None
+
+    def _consent_token(self, seller_id: str) -> str:
+        """A new refresh token for this seller, with the marketplaces it was registered with."""
+        with self._lock:
+            known = next((s for s in self._sellers.values() if s.seller_id == seller_id), None)
+        token = f"Atzr|standin-consent-{secrets.token_urlsafe(24)}"
+        self.register(token, seller_id=seller_id,
+                      marketplaces=known.marketplaces if known else [mp.marketplace_id for mp in MARKETPLACES],
+                      store_name=known.store_name if known else f"Standin store {seller_id}",
+                      region=known.region if known else None)
+        return token
+
+    def _consent_form(self, args: Any, seller_id: str, redirect_uri: str) -> str:
+        with self._lock:
+            sellers = sorted({s.seller_id for s in self._sellers.values()} | {seller_id})
+        keep = "".join(f"<input type='hidden' name='{html.escape(n)}' value='{html.escape(args[n])}'>"
+                       for n in ("application_id", "state", "version") if args.get(n))
+        keep += f"<input type='hidden' name='redirect_uri' value='{html.escape(redirect_uri)}'>"
+        options = "".join(f"<option{' selected' if s == seller_id else ''}>{html.escape(s)}</option>"
+                          for s in sellers)
+        return (f"<h1>Authorize {html.escape(args['application_id'])}</h1>"
+                f"<p>Signed in as seller <b id='seller'>{html.escape(seller_id)}</b></p>"
+                f"<form method='post'>{keep}"
+                f"<input type='hidden' name='standin_seller_id' value='{html.escape(seller_id)}'>"
+                "<label><input type='checkbox' name='slow' value='1'> Approve slowly (the code expires)</label>"
+                "<button name='action' value='confirm'>Confirm</button>"
+                "<button name='action' value='cancel'>Cancel</button></form>"
+                f"<form method='get'>{keep}<label>Sign in as another seller account "
+                f"<select name='standin_seller_id'>{options}</select></label>"
+                "<button>Switch account</button></form>")
+
+
+def _consent_html(body: str, status: int = 200) -> Response:
+    return Response(f"<!doctype html><html><head><title>Seller Central</title></head><body>{body}</body></html>",
+                    status, mimetype="text/html")
 
 def _participation(mp: Marketplace, store_name: str, participating: bool,
                    suspended: bool) -> dict[str, Any]:

@@ -1,15 +1,18 @@
+from datetime import datetime, time, timedelta, timezone
+
 from flask import current_app
-from flask_babel import get_locale
+from flask_babel import get_locale, to_user_timezone, to_utc
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import (BooleanField, DateField, HiddenField, IntegerField, PasswordField, RadioField, SelectChoice,
+                     SelectField, SelectMultipleField, StringField)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..amazon.marketplaces import REGIONS, display_name, marketplaces_in
+from ..amazon.marketplaces import REGIONS, display_name, marketplace_by_id, marketplaces_in
 from ..fields import db_id
 from ..forms import plain_text, strip_filter
-from ..models import MODE_MULTI, MODE_SINGLE, SELLER_ID_MAX, SHOP_NAME_MAX
+from ..models import MODE_MULTI, MODE_SINGLE, SELLER_ID_MAX, SHOP_NAME_MAX, utcnow
 from .validation import TOKEN_MAX, InputProblem, check_refresh_token, normalize_seller_id
 
 
@@ -73,7 +76,45 @@ class MarketplaceFieldsMixin:
         return True
 
 
-class ShopForm(MarketplaceFieldsMixin, FlaskForm):
+def user_today():
+    """Today in the user's time zone (the date a seller sees in Seller Central)."""
+    return to_user_timezone(utcnow()).date()
+
+
+class AuthorizedOnMixin:
+    """When the seller authorized the pasted token: its 365 days count from then, not from today."""
+
+    authorized_on = DateField(_l("Authorized on"), validators=[Optional()], default=user_today,
+                              description=_l("The day the token was made in Seller Central; "
+                                             "today if you just made it."))
+
+    def check_authorized_on(self) -> bool:
+        chosen, today = self.authorized_on.data, user_today()
+        days = current_app.config["AUTHORIZATION_VALIDITY_DAYS"]
+        if not (self.authorized_on.raw_data or [""])[0].strip():
+            self.authorized_on.data = today  # not sent (or emptied): today
+            self.authorized_on.errors = []
+            return True
+        if chosen is None:
+            return False  # DateField already said "Not a valid date value."
+        if chosen > today:
+            self.authorized_on.errors = list(self.authorized_on.errors) + [_l("The date cannot be in the future.")]
+            return False
+        if chosen <= today - timedelta(days=days):
+            self.authorized_on.errors = list(self.authorized_on.errors) + [
+                _l("A token authorized %(days)d days ago or earlier has expired. Authorize again and paste the new "
+                   "token.", days=days)]
+            return False
+        return True
+
+    def authorized_at(self) -> datetime:
+        """The moment the 365 days start: now for today, else the start of that day in the user's zone."""
+        if self.authorized_on.data is None or self.authorized_on.data >= user_today():
+            return utcnow()
+        return to_utc(datetime.combine(self.authorized_on.data, time())).replace(tzinfo=timezone.utc)
+
+
+class ShopForm(AuthorizedOnMixin, MarketplaceFieldsMixin, FlaskForm):
     name = StringField(_l("Shop name"), filters=[strip_filter],
                        validators=[DataRequired(), Length(max=SHOP_NAME_MAX), plain_text],
                        description=_l("Any name that tells your shops apart, e.g. “US main store”."))
@@ -94,6 +135,7 @@ class ShopForm(MarketplaceFieldsMixin, FlaskForm):
         except InputProblem as problem:
             self.seller_id.errors = list(self.seller_id.errors) + [problem.message]
             ok = False
+        ok = self.check_authorized_on() and ok
         return _check_token_field(self.token) and ok
 
 
@@ -118,7 +160,7 @@ class EditShopForm(MarketplaceFieldsMixin, FlaskForm):
         return self.check_marketplaces() and ok
 
 
-class ReauthorizeForm(FlaskForm):
+class ReauthorizeForm(AuthorizedOnMixin, FlaskForm):
     token = PasswordField(_l("New authorization token (refresh token)"),
                           validators=[DataRequired(), Length(max=TOKEN_MAX + 100)],
                           render_kw={"autocomplete": "off", "spellcheck": "false"})
@@ -127,7 +169,59 @@ class ReauthorizeForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
+        ok = self.check_authorized_on() and ok
         return _check_token_field(self.token) and ok
+
+
+class StartForm(FlaskForm):
+    """Start "Authorize with Amazon": for a new shop (region + main country) or to re-authorize one."""
+
+    region = SelectField(choices=region_choices, default="NA")
+    marketplace = SelectField(validate_choice=False)
+    marketplaces = SelectMultipleField(validate_choice=False)
+    shop_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])  # fits every database
+    name = StringField(filters=[strip_filter])  # only carried to the finish dialog, which checks it
+
+    def chosen_marketplace(self) -> str:
+        """The chosen (first ticked) country if it belongs to the region, else the region's first."""
+        marketplace = marketplace_by_id(self.marketplace.data or (self.marketplaces.data or [""])[0])
+        if marketplace and marketplace.region == self.region.data:
+            return marketplace.marketplace_id
+        return marketplaces_in(self.region.data)[0].marketplace_id
+
+
+class FinishForm(MarketplaceFieldsMixin, FlaskForm):
+    """The last step after Amazon: the Seller ID and region come from Amazon, the user names the shop
+    and picks countries among those the seller participates in."""
+
+    name = StringField(_l("Shop name"), filters=[strip_filter],
+                       validators=[DataRequired(), Length(max=SHOP_NAME_MAX), plain_text])
+    state = HiddenField()
+
+    def bind_participations(self, region: str, participating: list[str] | None) -> None:
+        """Offer the seller's countries of the region (all of the region when Amazon did not say)."""
+        self.bind_region(region)
+        if participating:
+            keep = set(participating)
+            self.marketplace.choices = [c for c in self.marketplace.choices if c.value in keep or c.value == ""]
+            self.marketplaces.choices = [c for c in self.marketplaces.choices if c.value in keep]
+            self.offered = [m for m in participating if marketplace_by_id(m)]
+
+    def preselect(self, participating: list[str] | None) -> None:
+        """Pre-tick every participating country (multi when there are several)."""
+        chosen = [m for m in participating or [] if marketplace_by_id(m)]
+        self.mode.data = MODE_MULTI if len(chosen) > 1 else MODE_SINGLE
+        self.marketplaces.data = chosen
+        self.marketplace.data = chosen[0] if chosen else ""
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        ok = self.check_marketplaces() and ok
+        offered = getattr(self, "offered", None)
+        if ok and offered is not None and not set(self.selected_marketplaces()) <= set(offered):
+            self.marketplaces.errors = [_l("Pick only countries this seller sells in.")]
+            ok = False
+        return ok
 
 
 class AssignForm(FlaskForm):
@@ -143,9 +237,8 @@ class BulkAssignForm(FlaskForm):
 
 
 def guidance(region: str, marketplace_ids: list[str] | None = None) -> dict:
-    """What the dialog shows for a region: who to authorize and where in Seller Central."""
-    from ..amazon.marketplaces import marketplace_by_id
-
+    """What the paste path shows for a region: where a private app's owner self-authorizes it,
+    which app the token must come from, and (only if the operator set them) MWS developer details."""
     cfg = current_app.config
     host = REGIONS[region].seller_central_host
     for marketplace_id in marketplace_ids or []:
@@ -153,11 +246,15 @@ def guidance(region: str, marketplace_ids: list[str] | None = None) -> dict:
         if marketplace:
             host = marketplace.seller_central_host
             break
+    client_id = cfg.get("AMAZON_LWA_CLIENT_ID") or ""
     return {
         "region": REGIONS[region],
-        "developer_name": cfg["AMAZON_DEVELOPER_NAME"],
-        "developer_id": cfg[f"AMAZON_DEVELOPER_ID_{region}"],
+        "seller_central_url": f"https://{host}",
+        "develop_apps_url": f"https://{host}/sellingpartner/developerconsole",
         "merchant_token_url": f"https://{host}/sw/AccountInfo/MerchantToken/step/MerchantToken",
-        "apps_url": f"https://{host}/apps/manage",
-        "user_permissions_url": f"https://{host}/gp/account-manager/home.html",
+        "client_id_tail": client_id[-8:] if client_id else "",
+        "developer_name": cfg.get("AMAZON_DEVELOPER_NAME"),
+        "developer_id": cfg.get(f"AMAZON_DEVELOPER_ID_{region}"),
+        "validity_days": cfg["AUTHORIZATION_VALIDITY_DAYS"],
+        "amazon_enabled": bool(cfg.get("AMAZON_APP_ID")),
     }

@@ -5,20 +5,22 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, selectinload
 
 from ..access import admin_required, assigned_shops, deny, get_visible_shop_or_404, may_reauthorize, visible_shops
 from ..amazon.marketplaces import REGIONS
 from ..extensions import db
 from ..htmx import hx_redirect, is_htmx, render_page
-from ..models import CHECK_FAILED, CHECK_NEVER, CHECK_VERIFIED, SellerAuthorization, Shop, ShopAssignment, User, utcnow
+from ..models import (AUTH_PURPOSE_NEW, AUTH_PURPOSE_REAUTHORIZE, CHECK_FAILED, CHECK_NEVER, CHECK_VERIFIED,
+                      SellerAuthorization, Shop, ShopAssignment, User, utcnow)
 from ..pagination import paginate
 from . import bp
 from .forms import AssignForm, BulkAssignForm, EditShopForm, ReauthorizeForm, ShopForm, guidance
 from ..assignments import company_staff, set_assignees
 from ..audit import record
-from .services import ShopError, bulk_assign, create_shop, delete_shop, replace_token, set_user_shops, update_shop
+from .services import bulk_assign, create_shop, delete_shop, replace_token, set_user_shops, update_shop
+from .authorize import amazon_context
+from .saving import save_shop, saved, token_saved
 
 SORTS = {
     "name": (Shop.name_key, Shop.id),
@@ -131,55 +133,38 @@ def new_shop():
     form = ShopForm()
     region = _region_from(form.region.data)
     form.bind_region(region)
-    if form.validate_on_submit():
-        try:
-            result = _with_retry(lambda: create_shop(
-                current_user, visible=visible_shops(current_user), name=form.name.data, region=region, mode=form.mode.data,
-                marketplace_ids=form.selected_marketplaces(), seller_id=form.seller_id.data, token=form.token.data))
-        except ShopError as error:
-            db.session.rollback()
-            field = getattr(form, error.field or "name")
-            if error.field == "marketplaces" and form.mode.data != "multi":
-                field = form.marketplace
-            field.errors = list(field.errors) + [error.message]
-        else:
-            record("shop.created", target=result.shop, detail=f"seller={result.shop.seller_id} region={region}")
-            if result.token_replaced:
-                record("shop.token_replaced", target=result.shop, detail="new token entered with a new shop")
-            db.session.commit()
-            flash(_("Shop “%(name)s” added. Click Verify to check the binding with Amazon.", name=result.shop.name),
-                  "success")
-            if result.token_replaced and result.other_shops:
-                flash(_("The new token replaced the stored one for seller %(seller)s; it is now used by its other "
-                        "shops too: %(shops)s.", seller=result.shop.seller_id, shops="、".join(result.other_shops)),
-                      "info")
-            back = request.args.get("from") == "mine" or not current_user.is_admin
-            return hx_redirect(url_for("shops.my_shops" if back else "shops.shop_list"))
-    return render_page("shops/new.html", "dialog", **_shop_form_context(form, region))
+    done = save_shop(form, lambda: create_shop(
+        current_user, visible=visible_shops(current_user), name=form.name.data, region=region, mode=form.mode.data,
+        marketplace_ids=form.selected_marketplaces(), seller_id=form.seller_id.data, token=form.token.data,
+        authorized_at=form.authorized_at()), _created)
+    if done is not None:
+        return done
+    return render_page("shops/new.html", "dialog", amazon=amazon_context(AUTH_PURPOSE_NEW),
+                       **_shop_form_context(form, region))
 
 
-def _with_retry(work):
-    """Run a write once more after a unique-constraint race, so the second run reports the clash
-    as a clear duplicate message (the checks then see the row the other request committed)."""
-    try:
-        result = work()
-        db.session.flush()
-        return result
-    except IntegrityError:
-        db.session.rollback()
-    try:
-        return work()
-    except IntegrityError:
-        db.session.rollback()
-        raise ShopError(_("Someone else just saved the same shop. Reload the list and check it.")) from None
+def _created(result):
+    """After create_shop: audit, commit, then messages from values read before the commit."""
+    shop, replaced = result.shop, result.token_replaced
+    record("shop.created", target=shop, detail=f"seller={shop.seller_id} region={shop.region}")
+    if replaced:
+        record("shop.token_replaced", target=shop, detail="new token entered with a new shop")
+    name, seller, others = shop.name, shop.seller_id, result.other_shops
+    db.session.commit()
+    flash(_("Shop “%(name)s” added. Click Verify to check the binding with Amazon.", name=name), "success")
+    if replaced and others:
+        flash(_("The new token replaced the stored one for seller %(seller)s; it is now used by its other "
+                "shops too: %(shops)s.", seller=seller, shops="、".join(others)), "info")
+    back = request.args.get("from") == "mine" or not current_user.is_admin
+    return hx_redirect(url_for("shops.my_shops" if back else "shops.shop_list"))
 
 
 @bp.route("/shops/form-fields")
 @login_required
 def form_fields():
     """The part of the add/edit form that follows the region and mode (htmx swaps it in place)."""
-    form = EditShopForm(formdata=request.args, meta={"csrf": False}) if request.args.get("edit") else \
-        ShopForm(formdata=request.args, meta={"csrf": False})
+    form_class = EditShopForm if request.args.get("edit") else ShopForm
+    form = form_class(formdata=request.args, meta={"csrf": False})
     region = _region_from(request.args.get("region"))
     form.bind_region(region)
     return render_template("shops/_market_fields.html", **_shop_form_context(form, region))
@@ -198,31 +183,25 @@ def detail(shop_id: int):
 @login_required
 def edit(shop_id: int):
     shop = get_visible_shop_or_404(current_user, shop_id, selectinload(Shop.marketplaces))
-    form = EditShopForm(obj=None if request.method == "POST" else shop,
-                        data=None if request.method == "POST" else {
-                            "name": shop.name, "mode": shop.mode, "marketplaces": shop.marketplace_ids,
-                            "marketplace": shop.marketplace_ids[0] if shop.marketplace_ids else ""})
+    form = EditShopForm(data=None if request.method == "POST" else {
+        "name": shop.name, "mode": shop.mode, "marketplaces": shop.marketplace_ids,
+        "marketplace": shop.marketplace_ids[0] if shop.marketplace_ids else ""})
     form.bind_region(shop.region)
-    if form.validate_on_submit():
-        try:
-            update_shop(shop, name=form.name.data, mode=form.mode.data, marketplace_ids=form.selected_marketplaces(),
-                        visible=visible_shops(current_user))
-            db.session.flush()
-        except (ShopError, IntegrityError) as error:
-            db.session.rollback()
-            message = error.message if isinstance(error, ShopError) else _("Someone else changed this shop at the "
-                                                                             "same time. Reload and try again.")
-            target = getattr(form, getattr(error, "field", None) or "name")
-            if target is form.marketplaces and form.mode.data != "multi":
-                target = form.marketplace
-            target.errors = list(target.errors) + [message]
-            shop = get_visible_shop_or_404(current_user, shop_id)
-        else:
-            record("shop.updated", target=shop, detail="marketplaces=" + ",".join(shop.marketplace_ids))
-            db.session.commit()
-            flash(_("Shop “%(name)s” saved.", name=shop.name), "success")
-            return hx_redirect(url_for("shops.detail", shop_id=shop.id))
+    done = save_shop(form, lambda: update_shop(shop, name=form.name.data, mode=form.mode.data,
+                                               marketplace_ids=form.selected_marketplaces(),
+                                               visible=visible_shops(current_user)), lambda _: _edited(shop))
+    if done is not None:
+        return done
+    shop = get_visible_shop_or_404(current_user, shop_id)  # after a refused save the session was rolled back
     return render_page("shops/edit.html", "dialog", shop=shop, **_shop_form_context(form, shop.region))
+
+
+def _edited(shop):
+    record("shop.updated", target=shop, detail="marketplaces=" + ",".join(shop.marketplace_ids))
+    shop_id, name = shop.id, shop.name
+    db.session.commit()
+    flash(_("Shop “%(name)s” saved.", name=name), "success")
+    return hx_redirect(url_for("shops.detail", shop_id=shop_id))
 
 
 @bp.route("/shops/<int:shop_id>/reauthorize", methods=["GET", "POST"])
@@ -232,20 +211,21 @@ def reauthorize(shop_id: int):
     if not may_reauthorize(current_user, shop):
         abort(403)
     form = ReauthorizeForm()
-    if form.validate_on_submit():
-        from .verify import check_authorization
-
-        others = replace_token(shop, current_user, form.token.data)
-        record("shop.token_replaced", target=shop, detail=f"re-authorized; shared with {len(others)} other shops")
-        db.session.commit()
-        flash(_("New authorization saved for “%(name)s”. It is valid for %(days)d days from today.", name=shop.name,
-                days=current_app.config["AUTHORIZATION_VALIDITY_DAYS"]), "success")
-        check_authorization(shop.authorization_id, force=True)  # a new token is checked at once
-        if others:
-            flash(_("The same authorization is used by: %(shops)s.", shops="、".join(others)), "info")
-        return hx_redirect(url_for("shops.detail", shop_id=shop.id))
+    done = save_shop(form, lambda: replace_token(shop, current_user, form.token.data,
+                                                 authorized_at=form.authorized_at(), visible=visible_shops(current_user)),
+                     lambda others: _pasted(shop, others))
+    if done is not None:
+        return done
     return render_page("shops/reauthorize.html", "dialog", shop=shop, form=form,
-                       guide=guidance(shop.region, shop.marketplace_ids))
+                       guide=guidance(shop.region, shop.marketplace_ids),
+                       amazon=amazon_context(AUTH_PURPOSE_REAUTHORIZE, shop))
+
+
+def _pasted(shop, others):
+    record("shop.token_replaced", target=shop, detail=f"re-authorized; shared with {len(others)} other shops")
+    facts = saved(shop, others)
+    db.session.commit()
+    return token_saved(facts)
 
 
 @bp.route("/shops/<int:shop_id>/delete", methods=["POST"])

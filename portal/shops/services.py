@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -80,14 +80,33 @@ def _check_marketplaces_free(authorization: SellerAuthorization | None, marketpl
                         field="marketplaces")
 
 
-def _set_token(authorization: SellerAuthorization, token: str, user: User) -> None:
+def _set_token(authorization: SellerAuthorization, token: str, user: User,
+               authorized_at: datetime | None = None) -> None:
+    """Store a new refresh token; its 365 days count from `authorized_at` (when the seller authorized,
+    default now), so a token made earlier expires when Amazon expires it."""
     now = utcnow()
     authorization.token_ciphertext = encrypt_token(token, company_id=authorization.company_id,
                                                    seller_id=authorization.seller_id, region=authorization.region)
     authorization.token_last4 = token[-4:]
-    authorization.authorized_at = now
+    authorization.authorized_at = min(authorized_at or now, now)
     authorization.token_updated_at = now
     authorization.token_updated_by_id = user.id
+
+
+def shared_shop_names(authorization: SellerAuthorization, user: User, visible, exclude_shop_id: int | None = None):
+    """Names of the authorization's other shops that `user` may see. A member may not replace a token
+    that shops they cannot see also use (they would change those shops silently): ShopError then."""
+    query = select(Shop.id, Shop.name).where(Shop.authorization_id == authorization.id).order_by(Shop.id)
+    if exclude_shop_id:
+        query = query.where(Shop.id != exclude_shop_id)
+    shops = db.session.execute(query).all()
+    if user.is_admin or visible is None:
+        return [name for _, name in shops]
+    seen = set(db.session.scalars(visible.where(Shop.authorization_id == authorization.id).with_only_columns(Shop.id)))
+    if any(shop_id not in seen for shop_id, _ in shops):
+        raise ShopError(_l("This seller's authorization is also used by shops that are not assigned to you. "
+                           "Ask an admin to re-authorize it."), field="token")
+    return [name for _, name in shops]
 
 
 def _works_on(user: User, authorization: SellerAuthorization) -> bool:
@@ -99,7 +118,7 @@ def _works_on(user: User, authorization: SellerAuthorization) -> bool:
 
 
 def create_shop(user: User, *, name: str, region: str, mode: str, marketplace_ids: list[str], seller_id: str,
-                token: str | None, visible=None) -> BindResult:
+                token: str | None, visible=None, authorized_at: datetime | None = None) -> BindResult:
     """Bind a shop. The token belongs to the seller's authorization in the region: a new token
     replaces the stored one for all of that seller's shops there."""
     company_id = user.company_id
@@ -112,7 +131,7 @@ def create_shop(user: User, *, name: str, region: str, mode: str, marketplace_id
         if not token:
             raise ShopError(_l("Paste the authorization token for this seller."), field="token")
         authorization = SellerAuthorization(company_id=company_id, seller_id=seller_id, region=region)
-        _set_token(authorization, token, user)
+        _set_token(authorization, token, user, authorized_at)
         db.session.add(authorization)
         db.session.flush()
     elif not _works_on(user, authorization):
@@ -121,9 +140,9 @@ def create_shop(user: User, *, name: str, region: str, mode: str, marketplace_id
         raise ShopError(_l("This seller is already bound in your company. Ask an admin to add this shop or to "
                            "assign you one of this seller's shops."), field="seller_id")
     elif token:
-        _set_token(authorization, token, user)
+        result_other_shops = shared_shop_names(authorization, user, visible)
+        _set_token(authorization, token, user, authorized_at)
         replaced = True
-        result_other_shops = [s.name for s in authorization.shops]
     shop = Shop(company_id=company_id, authorization=authorization, name=name, name_key=name_key(name), mode=mode,
                 created_by_id=user.id)
     shop.marketplaces = [ShopMarketplace(authorization_id=authorization.id, marketplace_id=m, position=i)
@@ -149,13 +168,15 @@ def update_shop(shop: Shop, *, name: str, mode: str, marketplace_ids: list[str],
     db.session.flush()
 
 
-def replace_token(shop: Shop, user: User, token: str) -> list[str]:
+def replace_token(shop: Shop, user: User, token: str, *, authorized_at: datetime | None = None,
+                  visible=None) -> list[str]:
     """Re-authorize: a new refresh token for the shop's seller authorization. Returns the names of
-    the other shops that share it (they use the new token too)."""
+    the other shops that share it and that `user` may see (they use the new token too)."""
     authorization = shop.authorization
-    _set_token(authorization, token, user)
+    others = shared_shop_names(authorization, user, visible, exclude_shop_id=shop.id)
+    _set_token(authorization, token, user, authorized_at)
     db.session.flush()
-    return [s.name for s in authorization.shops if s.id != shop.id]
+    return others
 
 
 def delete_shop(shop: Shop) -> bool:

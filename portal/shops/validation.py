@@ -10,6 +10,7 @@ from ..forms import has_invisible
 TOKEN_MAX = 2048
 MWS_PREFIX = "amzn.mws."
 LWA_REFRESH_PREFIX = "Atzr|"
+LWA_ACCESS_PREFIX = "Atza|"
 _TOKEN_RE = re.compile(r"^Atzr\|[\x21-\x7e]+$")
 
 
@@ -42,8 +43,11 @@ def check_refresh_token(raw: str) -> str:
     value = (raw or "").strip()
     if value.lower().startswith(MWS_PREFIX):
         raise InputProblem(_l("This is an old MWS authorization token (amzn.mws.…). Amazon switched MWS off in "
-                              "2024, so it no longer works. Authorize the portal's SP-API application in Seller "
-                              "Central and paste the refresh token it shows (it starts with Atzr|)."))
+                              "2024, so it no longer works. Use Authorize with Amazon, or paste the refresh token "
+                              "of the portal's SP-API app (it starts with Atzr|)."))
+    if value.startswith(LWA_ACCESS_PREFIX):
+        raise InputProblem(_l("This is an access token (it starts with Atza|): it lasts only one hour. Paste the "
+                              "refresh token instead; it starts with Atzr|."))
     if len(value) > TOKEN_MAX:
         raise InputProblem(_l("The token is longer than %(n)d characters; check that you copied only the token.",
                               n=TOKEN_MAX))

@@ -325,22 +325,44 @@ def test_issue_auth_code_and_register_validate_input(amazon):
 
 
 def test_consent_redirects_back_with_state_seller_and_code(http, amazon):
-    response = http.get(amazon.url + "/apps/authorize/consent", params={
-        "application_id": "amzn1.sp.solution.demo", "state": "one-time-state",
-        "redirect_uri": "https://portal.example/amazon/callback",
-        "standin_seller_id": "A3CONSENTSELLER"})
+    params = {"application_id": amazon.app_id, "state": "one-time-state",
+              "redirect_uri": "https://portal.example/amazon/callback", "standin_seller_id": "A3CONSENTSELLER"}
+    page = http.get(amazon.url + "/apps/authorize/consent", params=params)
+    assert page.status_code == 200 and "A3CONSENTSELLER" in page.text and "Confirm" in page.text
+    response = http.post(amazon.url + "/apps/authorize/consent", data={**params, "action": "confirm"})
     assert response.status_code == 302
     location = urlsplit(response.headers["location"])
     assert location.netloc == "portal.example" and location.path == "/amazon/callback"
     query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert set(query) == {"state", "selling_partner_id", "spapi_oauth_code"}
     assert query["state"] == "one-time-state"
     assert query["selling_partner_id"] == "A3CONSENTSELLER"
     exchange = http.post(amazon.token_url, data={
-        "grant_type": "authorization_code", "code": query["spapi_oauth_code"], **CLIENT})
+        "grant_type": "authorization_code", "code": query["spapi_oauth_code"],
+        "redirect_uri": params["redirect_uri"], **CLIENT})
     refresh_token = exchange.json()["refresh_token"]
     assert amazon.seller_id_for(refresh_token) == "A3CONSENTSELLER"
     missing = http.get(amazon.url + "/apps/authorize/consent", params={"state": "s"})
     assert missing.status_code == 400
+
+
+def test_consent_errors_stay_on_seller_central(http, amazon):
+    amazon.app_draft = True
+    amazon.redirect_uris = frozenset({"https://portal.example/amazon/callback"})
+    base = {"application_id": amazon.app_id, "state": "s1", "redirect_uri": "https://portal.example/amazon/callback"}
+    draft = http.get(amazon.url + "/apps/authorize/consent", params=base)
+    assert draft.status_code == 400 and "MD1000" in draft.text and "location" not in draft.headers
+    wrong = http.get(amazon.url + "/apps/authorize/consent",
+                     params={**base, "version": "beta", "redirect_uri": "https://evil.example/cb"})
+    assert wrong.status_code == 400 and "MD5101" in wrong.text
+    cancel = http.post(amazon.url + "/apps/authorize/consent", data={**base, "version": "beta", "action": "cancel"})
+    assert cancel.status_code == 200 and "location" not in cancel.headers and "cancelled" in cancel.text
+    slow = http.post(amazon.url + "/apps/authorize/consent",
+                     data={**base, "version": "beta", "action": "confirm", "slow": "1"})
+    code = parse_qs(urlsplit(slow.headers["location"]).query)["spapi_oauth_code"][0]
+    expired = http.post(amazon.token_url, data={"grant_type": "authorization_code", "code": code,
+                                                "redirect_uri": base["redirect_uri"], **CLIENT})
+    assert expired.status_code == 400 and expired.json()["error"] == "invalid_grant"
 
 
 # -- server behaviour ----------------------------------------------------------------------------
