@@ -109,7 +109,7 @@ class _Handler(WSGIRequestHandler):
 class StandinAmazon:
     """LWA + Sellers API stand-in served from a daemon thread. Use as a context manager."""
 
-    def __init__(self, latency: float = 0.0, client_id: str = "standin-client",
+    def __init__(self, latency: float = 0.0, client_id: str = "amzn1.application-oa2-client.standin",
                  client_secret: str = "standin-secret", *, slow_seconds: float = 10.0,
                  port: int = 0, access_token_ttl: int = 3600, auth_code_ttl: int = 300) -> None:
         self.latency = latency
@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds slept per request")
     parser.add_argument("--slow-seconds", type=float, default=10.0)
-    parser.add_argument("--client-id", default="standin-client")
+    parser.add_argument("--client-id", default="amzn1.application-oa2-client.standin")
     parser.add_argument("--client-secret", default="standin-secret")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

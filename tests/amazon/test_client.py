@@ -36,7 +36,7 @@ def make_settings(amazon: StandinAmazon, **overrides) -> AmazonSettings:
     values = dict(
         lwa_token_url=amazon.token_url,
         endpoints={code: amazon.endpoint for code in REGIONS},
-        client_id="standin-client", client_secret=SECRET,
+        client_id="amzn1.application-oa2-client.standin", client_secret=SECRET,
         connect_timeout=1.0, read_timeout=2.0, backoff_base=0.01, max_total_wait=1.0,
     )
     values.update(overrides)

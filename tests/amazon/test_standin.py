@@ -19,7 +19,7 @@ from portal.amazon.standin import PARTICIPATIONS_PATH, StandinAmazon
 US, CA, DE = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9"
 TOKEN = "Atzr|wire-test-refresh-token"
 SELLER = "A1WIRESELLER01"
-CLIENT = {"client_id": "standin-client", "client_secret": "standin-secret"}
+CLIENT = {"client_id": "amzn1.application-oa2-client.standin", "client_secret": "standin-secret"}
 REPO = Path(__file__).resolve().parents[2]
 
 
