@@ -10,19 +10,25 @@ from flask import Flask, current_app, g
 from flask_babel import get_translations
 
 
-def _translations():
+def translations():
+    """The request's translations, looked up once per request (Flask-Babel looks them up on every call)."""
     translations = g.get("_portal_translations")
     if translations is None:
         translations = g._portal_translations = get_translations()
     return translations
 
 
+def N_(string: str) -> str:
+    """Marks a text for extraction (a default keyword of pybabel); translate it later with fast_gettext."""
+    return string
+
+
 def fast_gettext(string: str) -> str:
-    return _translations().ugettext(string)
+    return translations().ugettext(string)
 
 
 def fast_ngettext(singular: str, plural: str, num: int) -> str:
-    return _translations().ungettext(singular, plural, num)
+    return translations().ungettext(singular, plural, num)
 
 
 def _zone() -> ZoneInfo:
@@ -37,17 +43,18 @@ def ymd(value: datetime | None) -> str:
     return value.astimezone(_zone()).strftime("%Y-%m-%d") if value else ""
 
 
-def ago(value: datetime | None, now: datetime) -> str:
-    """"5 minutes ago" style text for how long ago `value` was."""
+def ago(value: datetime | None, now: datetime, catalog=None) -> str:
+    """"5 minutes ago" style text for how long ago `value` was (`catalog`: translations() already at hand)."""
     if value is None:
         return ""
+    ngettext = (catalog or translations()).ungettext
     seconds = max(int((now - value).total_seconds()), 0)
     for size, singular, plural in ((86400, "%(num)d day ago", "%(num)d days ago"),
                                    (3600, "%(num)d hour ago", "%(num)d hours ago"),
                                    (60, "%(num)d minute ago", "%(num)d minutes ago")):
         if seconds >= size:
-            return fast_ngettext(singular, plural, seconds // size) % {"num": seconds // size}
-    return fast_ngettext("%(num)d second ago", "%(num)d seconds ago", seconds) % {"num": seconds}
+            return ngettext(singular, plural, seconds // size) % {"num": seconds // size}
+    return ngettext("%(num)d second ago", "%(num)d seconds ago", seconds) % {"num": seconds}
 
 
 def register(app: Flask) -> None:
