@@ -92,14 +92,15 @@ def parse_id(text) -> int | None:
 
 
 def parse_day(text) -> date | None:
-    """An ISO date between 2000-01-01 and 2100-12-31, else None. Never raises."""
+    """An ISO date (YYYY-MM-DD, ASCII), moved into 2000-01-01..2100-12-31 so that date arithmetic and the
+    database never overflow (a filter from 2999-01-01 still finds nothing); None if no date. Never raises."""
     if not isinstance(text, str) or len(text) != 10 or not text.isascii():
         return None
     try:
         day = date.fromisoformat(text)
     except ValueError:
         return None
-    return day if DATE_MIN <= day <= DATE_MAX else None
+    return min(max(day, DATE_MIN), DATE_MAX)
 
 
 class SearchFilter(StringField):
@@ -117,15 +118,16 @@ class ChoiceFilter(SelectField):
     `choices` is a callable returning (value, label) pairs, so the options follow the definitions the
     query uses (and the request's language)."""
 
-    def __init__(self, label=None, choices=None, default="", **kwargs):
-        self._pairs = choices
+    def __init__(self, label=None, choices=None, default="", normalize=None, **kwargs):
+        self._pairs, self._normalize = choices, normalize
         super().__init__(label, choices=self._choices, default=default, validate_choice=False, **kwargs)
 
     def _choices(self):
         return [SelectChoice(value, label) for value, label in self._pairs()]
 
     def process_formdata(self, valuelist):
-        value = valuelist[0] if valuelist else ""
+        value = valuelist[0] if valuelist and isinstance(valuelist[0], str) else ""
+        value = self._normalize(value) if self._normalize else value
         self.data = value if value in {choice.value for choice in self.choices} else self.default
 
 

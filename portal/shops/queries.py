@@ -18,7 +18,7 @@ from ..assignments import company_staff
 from ..models import CHECK_FAILED, CHECK_NEVER, CHECK_VERIFIED, ROLE_ADMIN, SellerAuthorization, Shop, ShopAssignment, \
     ShopMarketplace, User
 from ..pagination import Page, paginate, window
-from ..templating import N_, fast_gettext
+from ..texts import N_, fast_gettext
 from .lifecycle import Bounds, bounds
 from .rows import RowBuilder, member_options
 
@@ -43,11 +43,11 @@ BANNER = ("expired", "expiring", "failed")
 
 def region_options():
     locale = get_locale()
-    return [("", fast_gettext("All regions")), *((code, display_name(region, locale)) for code, region in REGIONS.items())]
+    return [("", fast_gettext(N_("All regions"))), *((code, display_name(region, locale)) for code, region in REGIONS.items())]
 
 
 def status_options():
-    return [("", fast_gettext("Any status")), *((key, fast_gettext(label)) for key, label in STATUSES.items())]
+    return [("", fast_gettext(N_("Any status"))), *((key, fast_gettext(label)) for key, label in STATUSES.items())]
 
 
 def sort_options():

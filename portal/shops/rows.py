@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from ..amazon.marketplaces import display_name, marketplace_by_id
 from ..models import CHECK_FAILED, CHECK_VERIFIED
-from ..templating import ago, translations, ymd
+from ..texts import ago, translations, ymd
 from ..urls import UrlBuilder
 from .lifecycle import EXPIRED, EXPIRING, Bounds, bounds, lifecycle_at
 from .verify import status_view
