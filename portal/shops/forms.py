@@ -129,18 +129,6 @@ class ReauthorizeForm(FlaskForm):
         return _check_token_field(self.token) and ok
 
 
-class AssignForm(FlaskForm):
-    """Ticked ids out of the ids shown on the page (`shown`), so unticking is explicit too."""
-
-    selected = SelectMultipleField(coerce=int, validate_choice=False)
-    shown = SelectMultipleField(coerce=int, validate_choice=False)
-
-
-class BulkAssignForm(FlaskForm):
-    user_id = SelectField(_l("Staff member"), coerce=int, validate_choice=False)
-    shop_ids = SelectMultipleField(coerce=int, validate_choice=False)
-
-
 def guidance(region: str, marketplace_ids: list[str] | None = None) -> dict:
     """What the dialog shows for a region: who to authorize and where in Seller Central."""
     from ..amazon.marketplaces import marketplace_by_id
