@@ -31,6 +31,11 @@ def fast_ngettext(singular: str, plural: str, num: int) -> str:
     return translations().ungettext(singular, plural, num)
 
 
+def zone() -> ZoneInfo:
+    """The portal's time zone (BABEL_DEFAULT_TIMEZONE), looked up once per app."""
+    return _zone()
+
+
 def _zone() -> ZoneInfo:
     zone = current_app.extensions.get("portal_zone")
     if zone is None:
@@ -38,9 +43,9 @@ def _zone() -> ZoneInfo:
     return zone
 
 
-def ymd(value: datetime | None) -> str:
-    """2026-11-26, in the portal's time zone (readable in both languages, sorts as text)."""
-    return value.astimezone(_zone()).strftime("%Y-%m-%d") if value else ""
+def ymd(value: datetime | None, tz: ZoneInfo | None = None) -> str:
+    """2026-11-26, in the portal's time zone (readable in both languages, sorts as text); `tz`: zone() at hand."""
+    return value.astimezone(tz or _zone()).strftime("%Y-%m-%d") if value else ""
 
 
 def ago(value: datetime | None, now: datetime, catalog=None) -> str:

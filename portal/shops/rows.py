@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from ..amazon.marketplaces import display_name, marketplace_by_id
 from ..models import CHECK_FAILED, CHECK_VERIFIED
-from ..texts import ago, translations, ymd
+from ..texts import ago, translations, ymd, zone
 from ..urls import UrlBuilder
 from .lifecycle import EXPIRED, EXPIRING, Bounds, bounds, lifecycle_at
 from .verify import status_view
@@ -65,6 +65,7 @@ class Texts:
                            "seconds.")
         self.verify, self.details, self.nobody = _("Verify"), _("Details"), _("Nobody yet")
         self.csrf = generate_csrf()
+        self.zone = zone()
         self.locale = get_locale()
 
 
@@ -136,7 +137,7 @@ class RowBuilder:
             detail_url=self.detail_url(shop.id), verify_url=self.verify_url(shop.id),
             region=region, countries=tuple(self.country(m) for m in marketplace_ids), seller_id=seller_id,
             status_html=status_html(shop, authorized_at, self.limits, self.texts, report),
-            authorized=ymd(life.authorized_at), expires=ymd(life.expires_at),
+            authorized=ymd(life.authorized_at, self.texts.zone), expires=ymd(life.expires_at, self.texts.zone),
             staff=STAFF_SEPARATOR.join(staff))
 
     def from_shop(self, shop, *, with_staff: bool, report=None) -> ShopRow:
