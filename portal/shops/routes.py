@@ -1,27 +1,23 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..access import (admin_required, assigned_shops, get_company_user_or_404, get_visible_shop_or_404,
-                      may_reauthorize, visible_shops)
+from ..access import admin_required, assigned_shops, get_visible_shop_or_404, may_reauthorize, visible_shops
 from ..amazon.marketplaces import REGIONS
-from ..assignments import set_assignees
 from ..audit import record
 from ..extensions import db
-from ..forms import AssignForm, BulkAssignForm, ConfirmForm, parse_id
+from ..forms import ConfirmForm
 from ..htmx import hx_redirect, is_htmx, render_page
 from ..models import Shop, ShopAssignment
-from ..urls import same_site_referrer
-from ..views import assign_dialog, finish
+from ..views import finish
 from . import bp
 from .forms import EditShopForm, ReauthorizeForm, ShopForm, guidance
 from .lifecycle import bounds, lifecycle
-from .queries import ShopFilters, attention_counts, bulk_members, list_page, user_shops_page
+from .queries import ShopFilters, attention_counts, bulk_members, list_page
 from .rows import RowBuilder, shop_status
-from .services import ShopError, bulk_assign, create_shop, delete_shop, replace_token, set_user_shops, update_shop
+from .services import ShopError, create_shop, delete_shop, replace_token, update_shop
 from .verify import check_authorization
 
 
@@ -193,57 +189,6 @@ def delete(shop_id: int):
     if delete_shop(shop):
         message += " " + _("No other shop used its seller authorization, so the stored token was removed too.")
     return finish(message, url_for("shops.shop_list"))
-
-
-@bp.route("/shops/<int:shop_id>/assign", methods=["GET", "POST"])
-@admin_required
-def assign(shop_id: int):
-    shop = get_visible_shop_or_404(current_user, shop_id, selectinload(Shop.assignments))
-    form = AssignForm()
-    if form.validate_on_submit():
-        set_assignees(shop, ShopAssignment, selected=set(form.selected.data or []), shown=set(form.shown.data or []))
-        record("shop.assignments_changed", target=shop,
-               detail="users=" + ",".join(str(a.user_id) for a in shop.assignments))
-        return finish(_("Staff for “%(name)s” saved.", name=shop.name), url_for("shops.detail", shop_id=shop.id))
-    return assign_dialog(shop, title=_("Staff for %(name)s", name=shop.name),
-                         intro=_("Ticked staff see this shop in My shops. Admins see every shop in the Shop list anyway."),
-                         action=url_for("shops.assign", shop_id=shop.id), nav="shop_list")
-
-
-@bp.route("/shops/bulk-assign", methods=["POST"])
-@admin_required
-def bulk_assign_view():
-    form = BulkAssignForm()
-    if not form.validate_on_submit():
-        abort(400)
-    user = get_company_user_or_404(current_user, form.user_id.data)
-    back = same_site_referrer("/shops") or url_for("shops.shop_list")
-    shop_ids = set(form.shop_ids.data or [])
-    if not shop_ids:
-        flash(_("Tick the shops to assign first."), "warning")
-        return hx_redirect(back)
-    added = bulk_assign(current_user.company_id, user, shop_ids)
-    record("shop.assignments_changed", target=user, object_type="user_account", detail=f"bulk: {added} shops assigned")
-    return finish(ngettext("%(num)d shop newly assigned to %(name)s.", "%(num)d shops newly assigned to %(name)s.",
-                           added, name=user.display_name), back)
-
-
-@bp.route("/admin/users/<int:user_id>/shops", methods=["GET", "POST"])
-@admin_required
-def user_shops(user_id: int):
-    user = get_company_user_or_404(current_user, user_id)
-    filters, form = ShopFilters(), AssignForm()
-    args = {k: v for k, v in filters.args().items() if k != "sort"}
-    if form.validate_on_submit():
-        set_user_shops(user, selected=set(form.selected.data or []), shown=set(form.shown.data or []))
-        record("shop.assignments_changed", target=user, object_type="user_account",
-               detail="shops=" + ",".join(str(i) for i in sorted(form.selected.data or []))[:400])
-        page = parse_id(request.args.get("page"))
-        return finish(_("Shops of %(name)s saved.", name=user.display_name),
-                      url_for("shops.user_shops", user_id=user.id, **args, **({"page": page} if page else {})), plain=True)
-    page, assigned, total = user_shops_page(visible_shops(current_user), filters, request.args.get("page"), user)
-    return render_page("shops/user_shops.html", "results", user=user, page=page, assigned=assigned, form=form,
-                       filters=filters, args=args, total_assigned=total, nav="users")
 
 
 @bp.route("/shops/<int:shop_id>/verify", methods=["POST"])
