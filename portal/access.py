@@ -7,7 +7,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
 from .extensions import db
-from .htmx import is_htmx
+from .htmx import hx_redirect, is_htmx
 from .models import Order, OtherStore, OtherStoreAssignment, Shop, ShopAssignment, User
 
 
@@ -31,7 +31,7 @@ def unauthorized():
         target = target[:-1]
     login_url = url_for("auth.login", next=target) if target else url_for("auth.login")
     if is_htmx():
-        return "", 401, {"HX-Redirect": login_url}
+        return hx_redirect(login_url, 401)
     return redirect(login_url)
 
 

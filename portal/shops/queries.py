@@ -119,11 +119,11 @@ _ROW_COLUMNS = (Shop.id, Shop.name, Shop.check_status, Shop.check_code, Shop.che
                 SellerAuthorization.seller_id, SellerAuthorization.region, SellerAuthorization.authorized_at)
 
 
-def list_page(base, filters: ShopFilters, raw_page, *, with_staff: bool, limits: Bounds) -> Page:
+def list_page(base, filters: ShopFilters, raw_page, *, with_staff: bool, builder: RowBuilder) -> Page:
     """One page of the Shop list / My shops as ShopRow view-models, in a constant number of statements:
     count, the page's rows, their countries (and staff)."""
     values = filters.values()
-    conditions, join = _conditions(values, limits)
+    conditions, join = _conditions(values, builder.limits)
     _label, order, sort_join = SORTS[values["sort"]]
     ids = base.with_only_columns(Shop.id)
     if join or sort_join:
@@ -132,8 +132,6 @@ def list_page(base, filters: ShopFilters, raw_page, *, with_staff: bool, limits:
     # Counting needs no join when no filter reads the authorization (the company index alone).
     count = (_joined(base) if join else base).with_only_columns(func.count(Shop.id)).where(*conditions)
     page = window(db.session.scalar(count.order_by(None)) or 0, raw_page)
-    builder = RowBuilder(limits)
-    page.labels = builder.texts
     if not page.total:
         return page
     page_ids = ids.order_by(*order).limit(page.size).offset(page.offset)
