@@ -105,13 +105,15 @@ def filtered_shops(base, filters: ShopFilters, limits: Bounds | None = None):
 
 
 def attention_counts(base, limits: Bounds) -> dict:
-    """How many of these shops are expired, expiring or failing: one query for the banner."""
+    """How many of these shops are expired, expiring or failing, and how many in all ("total"): one query
+    for the banner, whose total also serves as the list's count when no filter narrows the list."""
     conditions = status_conditions(limits)
     query = _joined(base).with_only_columns(
+        func.count(Shop.id).label("total"),
         *(func.coalesce(func.sum(case((conditions[key], 1), else_=0)), 0).label(key) for key in BANNER)
     ).order_by(None)
     row = db.session.execute(query).one()
-    return {key: getattr(row, key) for key in BANNER}
+    return {key: getattr(row, key) for key in ("total", *BANNER)}
 
 
 _ROW_COLUMNS = (Shop.id, Shop.name, Shop.check_status, Shop.check_code, Shop.check_data, Shop.checked_at,
@@ -119,9 +121,11 @@ _ROW_COLUMNS = (Shop.id, Shop.name, Shop.check_status, Shop.check_code, Shop.che
                 SellerAuthorization.seller_id, SellerAuthorization.region, SellerAuthorization.authorized_at)
 
 
-def list_page(base, filters: ShopFilters, raw_page, *, with_staff: bool, builder: RowBuilder) -> Page:
+def list_page(base, filters: ShopFilters, raw_page, *, with_staff: bool, builder: RowBuilder,
+              total: int | None = None) -> Page:
     """One page of the Shop list / My shops as ShopRow view-models, in a constant number of statements:
-    count, the page's rows, their countries (and staff)."""
+    count (unless `total` is known: the banner counted the unfiltered list), the page's rows, their
+    countries (and staff)."""
     values = filters.values()
     conditions, join = _conditions(values, builder.limits)
     _label, order, sort_join = SORTS[values["sort"]]
@@ -131,7 +135,9 @@ def list_page(base, filters: ShopFilters, raw_page, *, with_staff: bool, builder
     ids = ids.where(*conditions)
     # Counting needs no join when no filter reads the authorization (the company index alone).
     count = (_joined(base) if join else base).with_only_columns(func.count(Shop.id)).where(*conditions)
-    page = window(db.session.scalar(count.order_by(None)) or 0, raw_page)
+    if total is None or conditions:
+        total = db.session.scalar(count.order_by(None)) or 0
+    page = window(total, raw_page)
     if not page.total:
         return page
     page_ids = ids.order_by(*order).limit(page.size).offset(page.offset)

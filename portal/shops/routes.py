@@ -35,12 +35,13 @@ def my_shops():
 
 def _list(view: str, base):
     everything, filters, builder = view == "all", ShopFilters(), RowBuilder(bounds())
-    page = list_page(base, filters, request.args.get("page"), with_staff=everything, builder=builder)
+    # The banner is outside the results block: htmx fragments (search, paging) skip its query.
+    attention = None if is_htmx() else attention_counts(base, builder.limits)
+    page = list_page(base, filters, request.args.get("page"), with_staff=everything, builder=builder,
+                     total=attention and attention["total"])
     context = {"page": page, "labels": builder.texts, "filters": filters, "args": filters.args(), "view": view,
                "endpoint": "shops.shop_list" if everything else "shops.my_shops",
-               "nav": "shop_list" if everything else "my_shops",
-               # The banner is outside the results block: htmx fragments (search, paging) skip its query.
-               "attention": None if is_htmx() else attention_counts(base, builder.limits)}
+               "nav": "shop_list" if everything else "my_shops", "attention": attention}
     if everything:
         context["members"] = bulk_members(current_user.company_id)
     return render_page("shops/list.html", "results", **context)
