@@ -1,10 +1,13 @@
-"""The benchmark report: targets of issue 7 judged PASS/MISS, a Markdown table, JSON."""
+"""The benchmark report: targets of issues 7 and 11 judged PASS/MISS, a Markdown table, JSON."""
 from __future__ import annotations
 
 import json
 import math
 
-SHOP_LIST_VS_ADMIN = 1.5
+SHOP_LIST_VS_ADMIN = 2.0
+MAX_LIST_CPU_MS = 25.0
+MAX_MY_SHOPS_CPU_MS = 15.0
+DEEP_PAGE_FACTOR = 1.5
 MAX_STATEMENTS = 8
 MAX_FRAGMENT_BYTES = 3 * 1024
 VERIFY_BOUND_FACTOR = 1.3
@@ -34,6 +37,25 @@ def judge(result: dict) -> list[dict]:
         add("Shop list vs Flask-Admin req/s", f"≥ {SHOP_LIST_VS_ADMIN}×", f"{ratio:.2f}× "
             f"({shop_list['load']['rps']:.1f} vs {admin['load']['rps']:.1f} req/s)", ratio >= SHOP_LIST_VS_ADMIN,
             f"needs {SHOP_LIST_VS_ADMIN * admin['load']['rps']:.1f} req/s" if ratio < SHOP_LIST_VS_ADMIN else "")
+
+    search = pages.get("shop_search")
+    if search and admin and admin["load"]["rps"]:
+        ratio = search["load"]["rps"] / admin["load"]["rps"]
+        add("Shop list search fragment vs Flask-Admin req/s", f"≥ {SHOP_LIST_VS_ADMIN}×",
+            f"{ratio:.2f}× ({search['load']['rps']:.1f} vs {admin['load']['rps']:.1f} req/s)",
+            ratio >= SHOP_LIST_VS_ADMIN)
+    for key, limit in (("shop_list", MAX_LIST_CPU_MS), ("shop_search", MAX_LIST_CPU_MS),
+                       ("my_shops", MAX_MY_SHOPS_CPU_MS)):
+        page = pages.get(key)
+        cpu = page and page["load"].get("server_cpu_ms_per_request")
+        if cpu:
+            add(f"{page['title']}: server CPU per request", f"≤ {limit:.0f} ms", f"{cpu:.1f} ms", cpu <= limit,
+                f"{cpu - limit:.1f} ms over" if cpu > limit else "")
+    deep, first = pages.get("shop_deep"), pages.get("shop_list")
+    if deep and first and deep["load"]["rps"]:
+        cost = first["load"]["rps"] / deep["load"]["rps"]  # time per request, deep page / page 1
+        add("Shop list deep page vs page 1 (time per request)", f"≤ {DEEP_PAGE_FACTOR}×",
+            f"{cost:.2f}× ({deep['load']['rps']:.1f} vs {first['load']['rps']:.1f} req/s)", cost <= DEEP_PAGE_FACTOR)
 
     counted = [p for p in result["pages"] if p.get("sql") and p["server"] == "portal"]
     grows = [p for p in counted if p["sql"]["50"] != p["sql"]["500"]]

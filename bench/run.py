@@ -257,6 +257,11 @@ def fetch(base_url: str, path: str, headers: dict) -> bytes:
 
 # --- the run --------------------------------------------------------------------------------------
 
+# The deep page of the Shop list (page 150 = rows 7,451–7,500 at 50 per page; clamped to the last page
+# on a smaller database).
+DEEP_PAGE = 150
+
+
 def portal_pages(seeded, verify_shop_id: int) -> list[dict]:
     from .sqlcount import BROWSER_HEADERS
 
@@ -264,6 +269,8 @@ def portal_pages(seeded, verify_shop_id: int) -> list[dict]:
     return [
         {"key": "shop_list", "title": "Shop list, page 1 (admin)", "kind": "full page", "user": "admin",
          "path": "/shops", "fragment": True},
+        {"key": "shop_deep", "title": f"Shop list, page {DEEP_PAGE} (admin)", "kind": "full page", "user": "admin",
+         "path": f"/shops?page={DEEP_PAGE}", "fragment": True},
         {"key": "shop_search", "title": f"Shop list search “{seeded.search_term}”", "kind": "HTMX fragment",
          "user": "admin", "path": f"/shops?q={seeded.search_term}", "headers": hx},
         {"key": "my_shops", "title": "My shops (member, 200 shops)" if seeded.counts["shops"] >= 1000 else
@@ -354,7 +361,8 @@ def run(args, database: BenchDatabase, cleanup: ExitStack, started_at: datetime)
         "AMAZON_LWA_TOKEN_URL": standin.token_url,
         **{f"AMAZON_SPAPI_ENDPOINT_{code}": url for code, url in standin.endpoints.items()},
     }
-    env = {**os.environ, **settings}
+    # MALLOC_ARENA_MAX=2 exactly like `make run`, so peak RSS is measured as it is served.
+    env = {**os.environ, **settings, "MALLOC_ARENA_MAX": "2"}
     env.pop("PYTHONSTARTUP", None)
 
     result: dict = {"meta": _meta(args, database, started_at), "pages": []}
@@ -483,7 +491,7 @@ def _password_hash_method() -> str:
 
 def _rows_available(key: str, seed: dict) -> int | None:
     counts = seed["counts"]
-    return {"shop_list": counts["shops"], "shop_search": seed["search_matches"], "my_shops": seed["member_shops"],
+    return {"shop_list": counts["shops"], "shop_deep": counts["shops"], "shop_search": seed["search_matches"], "my_shops": seed["member_shops"],
             "other_stores": counts["other_stores"], "store_orders": seed["bench_store_orders"]}.get(key)
 
 

@@ -195,12 +195,9 @@ def _template_globals() -> dict:
     locale = get_locale()
     from .amazon.marketplaces import display_name, marketplace_by_id
     from .models import utcnow
-    from .shops.lifecycle import lifecycle
-    from .shops.verify import status_view
 
     return {"current_lang": locale.language if locale else "zh", "htmx_config": HTMX_CONFIG,
-            "shop_base": url_for("shops.detail", shop_id=0)[:-1],
-            "lifecycle": lifecycle, "marketplace": marketplace_by_id, "check_status_view": status_view, "now": utcnow,
+            "marketplace": marketplace_by_id, "now": utcnow,
             "place_name": lambda item: display_name(item, locale)}
 
 

@@ -28,6 +28,10 @@ class Page:
         return self.number < self.pages
 
     @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
     def first_index(self) -> int:
         return 0 if self.total == 0 else (self.number - 1) * self.size + 1
 
@@ -44,14 +48,19 @@ def page_number(raw) -> int:
     return min(max(number, 1), 1_000_000)
 
 
+def window(total: int, raw_page, size: int | None = None) -> Page:
+    """The page `raw_page` asks for (clamped to the pages there are), still without its items."""
+    size = size or current_app.config["PAGE_SIZE"]
+    number = min(page_number(raw_page), max(1, ceil(total / size)))
+    return Page(items=[], number=number, size=size, total=total)
+
+
 def paginate(query: Select, raw_page, size: int | None = None, scalars: bool = True,
              count_query: Select | None = None) -> Page:
     """`count_query`, when given, counts the same rows more cheaply (e.g. without a join the page needs)."""
-    size = size or current_app.config["PAGE_SIZE"]
     if count_query is None:
         count_query = select(func.count()).select_from(query.order_by(None).subquery())
-    total = db.session.scalar(count_query) or 0
-    number = min(page_number(raw_page), max(1, ceil(total / size)))
-    paged = query.limit(size).offset((number - 1) * size)
-    items = list(db.session.scalars(paged)) if scalars else list(db.session.execute(paged))
-    return Page(items=items, number=number, size=size, total=total)
+    page = window(db.session.scalar(count_query) or 0, raw_page, size)
+    paged = query.limit(page.size).offset(page.offset)
+    page.items = list(db.session.scalars(paged)) if scalars else list(db.session.execute(paged))
+    return page

@@ -1,53 +1,8 @@
-"""Template helpers that run once per row of long lists, so they are kept cheap.
+"""Every template global and filter of the portal is registered here (called by create_app)."""
+from flask import Flask
 
-Flask-Babel's gettext looks up the request's translations on every call (hundreds per list page);
-here they are looked up once per request. Dates are shown as ISO dates in the portal's time zone.
-"""
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from flask import Flask, current_app, g
-from flask_babel import get_translations
-
-
-def _translations():
-    translations = g.get("_portal_translations")
-    if translations is None:
-        translations = g._portal_translations = get_translations()
-    return translations
-
-
-def fast_gettext(string: str) -> str:
-    return _translations().ugettext(string)
-
-
-def fast_ngettext(singular: str, plural: str, num: int) -> str:
-    return _translations().ungettext(singular, plural, num)
-
-
-def _zone() -> ZoneInfo:
-    zone = current_app.extensions.get("portal_zone")
-    if zone is None:
-        zone = current_app.extensions["portal_zone"] = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    return zone
-
-
-def ymd(value: datetime | None) -> str:
-    """2026-11-26, in the portal's time zone (readable in both languages, sorts as text)."""
-    return value.astimezone(_zone()).strftime("%Y-%m-%d") if value else ""
-
-
-def ago(value: datetime | None, now: datetime) -> str:
-    """"5 minutes ago" style text for how long ago `value` was."""
-    if value is None:
-        return ""
-    seconds = max(int((now - value).total_seconds()), 0)
-    for size, singular, plural in ((86400, "%(num)d day ago", "%(num)d days ago"),
-                                   (3600, "%(num)d hour ago", "%(num)d hours ago"),
-                                   (60, "%(num)d minute ago", "%(num)d minutes ago")):
-        if seconds >= size:
-            return fast_ngettext(singular, plural, seconds // size) % {"num": seconds // size}
-    return fast_ngettext("%(num)d second ago", "%(num)d seconds ago", seconds) % {"num": seconds}
+from .other_stores.catalog import country_name, platform_label
+from .texts import ago, fast_gettext, fast_ngettext, ymd
 
 
 def register(app: Flask) -> None:
@@ -55,13 +10,9 @@ def register(app: Flask) -> None:
     app.jinja_env.install_gettext_callables(fast_gettext, fast_ngettext, newstyle=True)
     app.jinja_env.filters["ymd"] = ymd
     app.jinja_env.globals["ago"] = ago
+    app.jinja_env.globals["store_platform"] = store_platform
+    app.jinja_env.globals["country_label"] = country_name
 
 
-# Extraction markers: these texts are looked up at run time by ago().
-def _messages_for_extraction():  # pragma: no cover
-    from flask_babel import ngettext
-
-    ngettext("%(num)d day ago", "%(num)d days ago", 1)
-    ngettext("%(num)d hour ago", "%(num)d hours ago", 1)
-    ngettext("%(num)d minute ago", "%(num)d minutes ago", 1)
-    ngettext("%(num)d second ago", "%(num)d seconds ago", 1)
+def store_platform(store) -> str:
+    return platform_label(store.platform, store.platform_other)

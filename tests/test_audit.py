@@ -108,3 +108,21 @@ def test_user_text_in_audit_is_single_line(client, admin_a, login):
     client.post("/login", data={"email": "evil@example.com\r\nforged line", "password": PASSWORD})
     labels = [e.user_label for e in db.session.scalars(select(AuditEvent))]
     assert labels and all("\n" not in (label or "") and "\r" not in (label or "") for label in labels)
+
+
+@pytest.mark.parametrize("query", [
+    {"end": "9999-12-31"}, {"start": "9999-12-31"}, {"start": "0001-01-01", "end": "0001-01-01"},
+    {"user": "²"}, {"user": "①"}, {"user": "٣"}, {"user": "9223372036854775808"}, {"user": "99999999999999999999999"},
+    {"user": "-1"}, {"end": "2026-02-30"}, {"start": "２０２６-01-01"}, {"action": "x" * 5000}, {"page": "9" * 400},
+])
+@pytest.mark.parametrize("path", ["/admin/activity", "/admin/activity.csv"])
+def test_activity_filters_never_raise(client, admin_a, login, path, query):
+    login(client, admin_a)
+    response = client.get(path, query_string=query)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+
+
+def test_activity_end_filter_at_the_range_end_keeps_todays_events(client, admin_a, login):
+    login(client, admin_a)
+    body = client.get("/admin/activity", query_string={"end": "9999-12-31"}).get_data(as_text=True)
+    assert "auth.login" in body

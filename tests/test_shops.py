@@ -414,7 +414,7 @@ def test_bulk_assign(admin_client, admin_a, member_a, make_shop, admin_b):
     foreign = make_shop(admin_b, seller_id="A99999999999")
     response = admin_client.post("/shops/bulk-assign", headers={**HX, "Referer": "http://localhost/shops?page=1"},
                                  data={"user_id": member_a.id, "shop_ids": [shops[0].id, shops[2].id, foreign.id]})
-    assert response.headers["HX-Redirect"] == "http://localhost/shops?page=1"
+    assert response.headers["HX-Redirect"] == "/shops?page=1"  # relative: the Host header never builds it
     assert set(db.session.scalars(select(ShopAssignment.shop_id))) == {shops[0].id, shops[2].id}
     assert "2 shops newly assigned to Member A." in admin_client.get("/shops").get_data(as_text=True)
     bad_user = admin_client.post("/shops/bulk-assign", data={"user_id": admin_b.id, "shop_ids": [shops[1].id]})

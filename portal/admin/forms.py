@@ -4,7 +4,7 @@ from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..auth.forms import PASSWORD_FIELD_MAX
-from ..forms import email_address, lower_filter, plain_text, strip_filter
+from ..forms import ConfirmForm, email_address, lower_filter, plain_text, strip_filter  # noqa: F401 (ConfirmForm: older imports)
 from ..models import EMAIL_MAX, NAME_MAX, ROLE_ADMIN, ROLE_MEMBER
 
 
@@ -32,6 +32,3 @@ class ResetPasswordForm(FlaskForm):
     password = PasswordField(_l("Temporary password"), validators=[DataRequired(), Length(max=PASSWORD_FIELD_MAX)],
                              render_kw={"autocomplete": "new-password"})
 
-
-class ConfirmForm(FlaskForm):
-    """A form with only the CSRF token, for buttons that change state."""

@@ -1,5 +1,3 @@
-from urllib.parse import urlsplit
-
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -7,24 +5,13 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..errors import MESSAGES, audit_refusal
 from ..extensions import db
 from ..throttle import give_back, take_slots
+from ..urls import safe_next
 from ..models import count_users, utcnow
 from . import bp
 from .forms import ChangePasswordForm, LoginForm, SetupForm
 from ..audit import record
 from .services import (AccountError, authenticate, change_password, create_company_with_admin, end_sessions,
                        find_user_by_email, normalize_email)
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` if it is a path on this site, else None (no scheme, host, `//` or backslash tricks)."""
-    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
-        return None
-    if any(ch in target for ch in "\\") or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def start_session(user) -> None:

@@ -1,7 +1,7 @@
 from flask import current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth.routes import safe_next
+from ..urls import safe_next
 from . import bp
 
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600

@@ -9,15 +9,10 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import (ORDER_SOURCE_MANUAL, ROLE_MEMBER, Order, OtherStore, OtherStoreAssignment, OtherStoreCountry,
                       User)
-from ..shops.services import name_key
+from ..forms import FormError, name_key
 from .catalog import OTHER
 
-
-class StoreError(ValueError):
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = str(message)  # a lazy string would render unescaped
-        self.field = field
+StoreError = FormError  # kept for callers; the one error class lives in portal/forms.py
 
 
 def platform_key(platform: str, platform_other: str | None) -> str:
@@ -30,7 +25,7 @@ def _check_name_free(company_id: int, key: str, name: str, exclude_id: int | Non
     if exclude_id:
         query = query.where(OtherStore.id != exclude_id)
     if db.session.scalar(query) is not None:
-        raise StoreError(_l("Your company already has a store with this name on this platform."), field="name")
+        raise FormError(_l("Your company already has a store with this name on this platform."), field="name")
 
 
 def save_store(user: User, store: OtherStore | None, *, platform: str, platform_other: str | None, name: str,
@@ -65,8 +60,9 @@ def store_orders(store: OtherStore):
     return select(Order).where(Order.other_store_id == store.id)
 
 
-def get_order(store: OtherStore, order_id: int) -> Order | None:
-    return db.session.scalar(store_orders(store).where(Order.id == order_id))
+def delete_order(order: Order) -> None:
+    db.session.delete(order)
+    db.session.flush()
 
 
 def save_order(user: User, store: OtherStore, order: Order | None, *, order_number: str, order_date, status: str,
@@ -75,7 +71,7 @@ def save_order(user: User, store: OtherStore, order: Order | None, *, order_numb
     if order is not None:
         query = query.where(Order.id != order.id)
     if db.session.scalar(query.with_only_columns(Order.id)) is not None:
-        raise StoreError(_l("This store already has an order with this number."), field="order_number")
+        raise FormError(_l("This store already has an order with this number."), field="order_number")
     if order is None:
         order = Order(company_id=store.company_id, other_store_id=store.id, source=ORDER_SOURCE_MANUAL,
                       created_by_id=user.id)

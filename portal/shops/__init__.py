@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("shops", __name__)
 
-from . import routes  # noqa: E402,F401
+from . import routes, staff  # noqa: E402,F401

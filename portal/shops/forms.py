@@ -10,7 +10,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..amazon.marketplaces import REGIONS, display_name, marketplace_by_id, marketplaces_in
-from ..fields import db_id
 from ..forms import plain_text, strip_filter
 from ..models import MODE_MULTI, MODE_SINGLE, SELLER_ID_MAX, SHOP_NAME_MAX, utcnow
 from .validation import TOKEN_MAX, InputProblem, check_refresh_token, normalize_seller_id
@@ -222,18 +221,6 @@ class FinishForm(MarketplaceFieldsMixin, FlaskForm):
             self.marketplaces.errors = [_l("Pick only countries this seller sells in.")]
             ok = False
         return ok
-
-
-class AssignForm(FlaskForm):
-    """Ticked ids out of the ids shown on the page (`shown`), so unticking is explicit too."""
-
-    selected = SelectMultipleField(coerce=db_id, validate_choice=False)
-    shown = SelectMultipleField(coerce=db_id, validate_choice=False)
-
-
-class BulkAssignForm(FlaskForm):
-    user_id = SelectField(_l("Staff member"), coerce=db_id, validate_choice=False)
-    shop_ids = SelectMultipleField(coerce=db_id, validate_choice=False)
 
 
 def guidance(region: str, marketplace_ids: list[str] | None = None) -> dict:

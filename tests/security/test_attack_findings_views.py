@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from flask import has_request_context
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from portal.amazon.standin import StandinAmazon
 from portal.extensions import db

@@ -1,0 +1,67 @@
+"""The read side of the admin pages: the users search and the activity log's filters."""
+from datetime import datetime, time, timedelta, timezone
+
+from sqlalchemy import func, or_, select
+
+from ..audit import ACTIONS
+from ..csv_export import csv_cell
+from ..extensions import db
+from ..forms import ChoiceFilter, DayFilter, FilterForm, IdFilter, SearchFilter
+from ..models import AuditEvent, User
+from ..texts import N_, fast_gettext
+
+CSV_LIMIT = 100_000
+ACTIVITY_CSV_HEADER = ["time_utc", "user", "action", "outcome", "object_type", "object_id", "object", "detail", "ip"]
+
+
+class UserFilters(FilterForm):
+    q = SearchFilter()
+
+
+def action_options():
+    return [("", fast_gettext(N_("All actions"))), *((action, action) for action in ACTIONS)]
+
+
+class ActivityFilters(FilterForm):
+    """Never raises on odd input: `?user=²`, `?end=9999-12-31` or `?user=99999999999999999999` are ignored."""
+
+    user = IdFilter()
+    action = ChoiceFilter(choices=action_options)
+    start = DayFilter()
+    end = DayFilter()
+
+
+def search_users(base, filters: UserFilters):
+    """Select of the users of `base` (access.company_users) matching the search, by name."""
+    q = filters.q.data
+    if q:
+        like = f"%{q.lower()}%"
+        base = base.where(or_(func.lower(User.display_name).like(like), User.email.like(like)))
+    return base.order_by(User.display_name, User.id)
+
+
+def _midnight(day) -> datetime:
+    return datetime.combine(day, time(), tzinfo=timezone.utc)
+
+
+def activity_query(company_id: int, filters: ActivityFilters):
+    """Select of the company's audit events matching the filters, newest first (the end day is included)."""
+    values = filters.values()
+    query = select(AuditEvent).where(AuditEvent.company_id == company_id)
+    if values["user"] is not None:
+        query = query.where(AuditEvent.user_id == values["user"])
+    if values["action"]:
+        query = query.where(AuditEvent.action == values["action"])
+    if values["start"]:
+        query = query.where(AuditEvent.created_at >= _midnight(values["start"]))
+    if values["end"]:
+        query = query.where(AuditEvent.created_at < _midnight(values["end"] + timedelta(days=1)))
+    return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+
+
+def activity_csv_rows(query):
+    """The CSV rows of the events of `query` (at most CSV_LIMIT); text cells are safe for spreadsheets."""
+    for event in db.session.scalars(query.limit(CSV_LIMIT)):
+        yield [event.created_at.isoformat(timespec="seconds"), csv_cell(event.user_label), event.action, event.outcome,
+               event.object_type or "", event.object_id or "", csv_cell(event.object_label), csv_cell(event.detail),
+               event.ip or ""]
