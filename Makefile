@@ -49,7 +49,7 @@ bench: $(VENV)/.runtime translations
 extract-messages: $(VENV)/.runtime
 	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs='.* .venv node_modules bench tests' -k _l -k lazy_gettext \
 		-o portal/translations/messages.pot .
-	$(BIN)/pybabel update -N -i portal/translations/messages.pot -d portal/translations
+	$(BIN)/pybabel update -N --ignore-obsolete -i portal/translations/messages.pot -d portal/translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache
