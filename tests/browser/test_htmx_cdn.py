@@ -102,6 +102,16 @@ def test_pinned_integrity_is_the_vendored_file():
     assert Config.HTMX_CDN_INTEGRITY == f"sha384-{digest}"
 
 
+@pytest.mark.parametrize("url", ["", "cdn.example.com/htmx.min.js", "https://cdn.example.com/a.js; script-src *",
+                                 "https://cdn.example.com/a.js 'unsafe-inline'", "javascript:alert(1)"])
+def test_a_cdn_url_that_would_bend_the_csp_refuses_to_start(tmp_path, url):
+    from portal import create_app
+    from tests.conftest import make_config
+
+    with pytest.raises(ValueError, match="HTMX_CDN_URL"):
+        create_app(make_config(tmp_path, None, HTMX_SOURCE="cdn", HTMX_CDN_URL=url))
+
+
 @pytest.fixture
 def standin():
     from portal.amazon.standin import StandinAmazon
