@@ -6,7 +6,7 @@ import pytest
 from .conftest import seed_company, sign_in
 from .helpers import dialog
 from .test_htmx_cdn import FileCDN
-from .test_verify_journey import seed_shops, standin  # noqa: F401  (a fixture)
+from .test_verify_journey import seed_shops
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -27,6 +27,15 @@ def watch_console(page) -> list[str]:
     page.on("console", seen)
     page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
     return problems
+
+
+@pytest.fixture
+def standin():
+    from portal.amazon.standin import StandinAmazon
+
+    server = StandinAmazon(latency=0.1).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(params=["local", "cdn"])
