@@ -108,8 +108,12 @@ class Config:
     # Front end
     HTMX_SOURCE = env_str("HTMX_SOURCE", "cdn")  # "cdn" (with same-origin fallback) or "local"
     HTMX_VERSION = "2.0.11"
-    HTMX_CDN_URL = "https://cdn.jsdelivr.net/npm/htmx.org@2.0.11/dist/htmx.min.js"
-    HTMX_CDN_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+    # Any mirror must serve the identical file: the browser checks it against HTMX_CDN_INTEGRITY.
+    HTMX_CDN_URL = env_str("HTMX_CDN_URL", "https://cdn.jsdelivr.net/npm/htmx.org@2.0.11/dist/htmx.min.js")
+    HTMX_CDN_INTEGRITY = env_str("HTMX_CDN_INTEGRITY",
+                                 "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg")
+    # Past this many milliseconds without the CDN file, the same-origin copy is used.
+    HTMX_CDN_TIMEOUT_MS = env_int("HTMX_CDN_TIMEOUT_MS", 2000)
 
     # Languages
     LANGUAGES = ["zh", "en"]

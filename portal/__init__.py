@@ -30,6 +30,8 @@ def create_app(config_class: type = Config) -> Flask:
     )
     app.config.from_object(config_class)
     _finish_config(app)
+    # Browsers that ignore <link rel="icon"> ask for /favicon.ico: the static file, no 404.
+    app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})
     from .fields import register as register_id_converter
 
     register_id_converter(app)  # before any blueprint: every <int:…_id> is range-checked

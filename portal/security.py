@@ -80,7 +80,18 @@ def _relative_location(response):
     return response
 
 
+def _check_cdn_url(app: Flask) -> None:
+    """HTMX_CDN_URL goes into the CSP as it is: one http(s) URL, nothing that could end the directive."""
+    if app.config["HTMX_SOURCE"] == "local":
+        return
+    url = app.config["HTMX_CDN_URL"] or ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc or any(c in url for c in " \t\r\n;,'\""):
+        raise ValueError(f"HTMX_CDN_URL must be one http(s) URL of the htmx file, got {url!r}")
+
+
 def register(app: Flask) -> None:
+    _check_cdn_url(app)
     app.before_request(_refuse_nul_characters)
     app.before_request(_refuse_cross_site_writes)
     app.after_request(_set_headers)

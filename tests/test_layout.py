@@ -35,8 +35,8 @@ def test_csp_allows_only_the_exact_htmx_file(app_factory):
     url = app.config["HTMX_CDN_URL"]
     assert f"script-src 'self' {url};" in csp and url.endswith("/htmx.org@2.0.11/dist/htmx.min.js")
     body = response.get_data(as_text=True)
-    assert f'<script src="{url}" integrity="sha384-' in body
-    assert 'src="/static/js/htmx-fallback.js"' in body
+    assert f'src="/static/js/htmx-loader.js" data-cdn="{url}"' in body
+    assert f'data-integrity="{app.config["HTMX_CDN_INTEGRITY"]}"' in body
 
 
 def test_local_htmx_source_serves_only_the_local_copy(client, app):
@@ -57,11 +57,15 @@ def test_vendored_htmx_matches_pinned_integrity(app):
     assert digest == app.config["HTMX_CDN_INTEGRITY"]
 
 
-def test_fallback_script_writes_local_copy(app):
-    from pathlib import Path
-
-    text = (Path(app.static_folder) / "js" / "htmx-fallback.js").read_text()
-    assert "if (!window.htmx)" in text and "document.write" in text and "/static/vendor/htmx-2.0.11.min.js" in text
+def test_cdn_loader_falls_back_to_a_served_local_copy(app_factory):
+    """The loader's same-origin copy (behaviour in a browser: tests/browser/test_htmx_cdn.py)."""
+    client = app_factory(HTMX_SOURCE="cdn").test_client()
+    body = client.get("/setup").get_data(as_text=True)
+    assert 'data-local="/static/vendor/htmx-2.0.11.min.js"' in body
+    with client.get("/static/js/htmx-loader.js") as response:
+        assert response.status_code == 200
+    with client.get("/static/vendor/htmx-2.0.11.min.js") as response:
+        assert response.status_code == 200
 
 
 def test_htmx_config_and_csrf_header(admin_client):
