@@ -25,7 +25,7 @@ from sqlalchemy import func, insert, select
 
 from portal.amazon import client as amazon
 from portal.amazon.marketplaces import MARKETPLACES, marketplaces_in
-from portal.auth.passwords import hash_password
+from portal.passwords import hash_password
 from portal.crypto import encrypt_token
 from portal.extensions import db
 from portal.models import (MODE_MULTI, MODE_SINGLE, ORDER_SOURCE_MANUAL, ORDER_STATUSES, ROLE_ADMIN, ROLE_MEMBER,

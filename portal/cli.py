@@ -20,7 +20,7 @@ def register(app: Flask) -> None:
     def create_admin(company_name, company_id, email, display_name, password):
         """Set up the portal from a script (the company and its first admin), or with --company-id add
         an admin to a company that has none left (the new admin changes the password at sign-in)."""
-        from .auth.services import AccountError, create_company_with_admin, repair_company_admin
+        from .accounts import AccountError, create_company_with_admin, repair_company_admin
         from .forms import EMAIL_RE, has_invisible
 
         if (company_name is None) == (company_id is None):
@@ -55,7 +55,7 @@ def register(app: Flask) -> None:
     @click.option("--email", required=True, help="The email of a user of that company.")
     def promote_admin(company_id, email):
         """Make a user of the company an active admin again (repair a company left without an admin)."""
-        from .auth.services import AccountError, repair_company_admin
+        from .accounts import AccountError, repair_company_admin
 
         with write_intent():
             try:

@@ -81,7 +81,7 @@ Press Ctrl-C to stop. The demo database is {database}.""", flush=True)
 def _seed(app, standin: StandinAmazon, admin_password: str, member_password: str) -> None:
     from flask_migrate import upgrade
 
-    from .auth.services import add_user, create_company_with_admin
+    from .accounts import add_user, create_company_with_admin
     from .extensions import db
     from .models import ROLE_MEMBER, ShopAssignment, utcnow
     from .shops.services import create_shop

@@ -35,7 +35,7 @@ def amazon_app(app_factory, standin):
 
 @pytest.fixture
 def people(amazon_app):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company, User
 
     company = Company(name="Acme")

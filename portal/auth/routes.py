@@ -10,7 +10,7 @@ from ..models import count_users, utcnow
 from . import bp
 from .forms import ChangePasswordForm, LoginForm, SetupForm
 from ..audit import record
-from .services import (AccountError, authenticate, change_password, create_company_with_admin, end_sessions,
+from ..accounts import (AccountError, authenticate, change_password, create_company_with_admin, end_sessions,
                        find_user_by_email, normalize_email)
 
 

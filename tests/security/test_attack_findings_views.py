@@ -88,7 +88,7 @@ def amazon_app(app_factory, standin):
 @pytest.fixture
 def shared(amazon_app, standin):
     """A member assigned to one shop of a seller; a second shop of the same seller is hidden from them."""
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company, User
     from portal.shops.services import create_shop
 

@@ -5,8 +5,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import ROLE_ADMIN, ROLES, Company, User, count_users, utcnow
+from .extensions import db
+from .models import ROLE_ADMIN, ROLES, Company, User, count_users, utcnow
 from .passwords import check_password, hash_password, needs_rehash, password_problems
 
 
