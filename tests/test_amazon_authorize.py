@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from portal.amazon.standin import StandinAmazon
+from devtools.standin import StandinAmazon
 from portal.extensions import db
 from portal.models import AmazonAuthState, AuditEvent, SellerAuthorization, Shop, ShopAssignment, utcnow
 from tests.conftest import PASSWORD

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.amazon.standin import StandinAmazon
+from devtools.standin import StandinAmazon
 from portal.extensions import db
 from portal.models import AuditEvent, Shop, utcnow
 from tests.conftest import PASSWORD

@@ -11,7 +11,7 @@ import pytest
 from flask import has_request_context
 from sqlalchemy import event
 
-from portal.amazon.standin import StandinAmazon
+from devtools.standin import StandinAmazon
 from portal.extensions import db
 from portal.models import Order, SellerAuthorization, Shop, ShopAssignment
 from tests.conftest import PASSWORD
