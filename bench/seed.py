@@ -33,7 +33,7 @@ from portal.models import (MODE_MULTI, MODE_SINGLE, ORDER_SOURCE_MANUAL, ORDER_S
                            Shop, ShopAssignment, ShopMarketplace, User, utcnow)
 from portal.other_stores.catalog import OTHER, PLATFORMS
 from portal.other_stores.services import platform_key
-from portal.shops.services import name_key
+from portal.forms import name_key
 from portal.shops.verify import record
 
 SEED = 20261126
