@@ -9,9 +9,8 @@ from ..forms import FormError, has_invisible
 
 TOKEN_MAX = 2048
 MWS_PREFIX = "amzn.mws."
-LWA_REFRESH_PREFIX = "Atzr|"
 LWA_ACCESS_PREFIX = "Atza|"
-_TOKEN_RE = re.compile(r"^Atzr\|[\x21-\x7e]+$")
+_TOKEN_RE = re.compile(r"^Atzr\|[\x21-\x7e]+$")  # an LWA refresh token: Atzr| and printable ASCII
 
 
 class InputProblem(FormError):
