@@ -23,19 +23,14 @@ from .verify import check_authorization
 def with_retry(work):
     """Run a write once more after a unique-constraint race, so the second run reports the clash
     as a clear duplicate message (the checks then see the row the other request committed)."""
-    try:
-        result = work()
-        db.session.flush()
-        return result
-    except IntegrityError:
-        db.session.rollback()
-    try:
-        result = work()
-        db.session.flush()
-        return result
-    except IntegrityError:
-        db.session.rollback()
-        raise ShopError(_("Someone else just saved the same shop. Reload the list and check it.")) from None
+    for _attempt in range(2):
+        try:
+            result = work()
+            db.session.flush()
+            return result
+        except IntegrityError:
+            db.session.rollback()
+    raise ShopError(_("Someone else just saved the same shop. Reload the list and check it."))
 
 
 def put_error(form, error: ShopError) -> None:
