@@ -38,7 +38,7 @@ test: $(VENV)/.dev translations
 
 # The portal against a stand-in Amazon, with demo shops in every state (offline, own database).
 demo: $(VENV)/.runtime translations
-	$(BIN)/python -m portal.demo --host $(HOST) --port $(PORT)
+	$(BIN)/python -m devtools.demo --host $(HOST) --port $(PORT)
 
 # Benchmark at a large company's scale (bench/README.md); its tools are not product dependencies.
 bench: $(VENV)/.runtime translations

@@ -337,14 +337,14 @@ def main(argv: list[str] | None = None) -> int:
 def run(args, database: BenchDatabase, cleanup: ExitStack, started_at: datetime) -> dict:
     from cryptography.fernet import Fernet
 
-    from portal.amazon.standin import StandinAmazon
+    from devtools.standin import StandinAmazon
 
     from .seed import Sizes
 
     sizes = Sizes.quick() if args.quick else Sizes.full()
     import logging
 
-    logging.getLogger("portal.amazon.standin").setLevel(logging.WARNING)  # one line per request otherwise
+    logging.getLogger("devtools.standin").setLevel(logging.WARNING)  # one line per request otherwise
     standin = StandinAmazon(latency=AMAZON_LATENCY).start()
     cleanup.callback(standin.stop)
     instance = TMP / f"instance-{os.getpid()}"

@@ -25,7 +25,7 @@ from sqlalchemy import func, insert, select
 
 from portal.amazon import client as amazon
 from portal.amazon.marketplaces import MARKETPLACES, marketplaces_in
-from portal.auth.passwords import hash_password
+from portal.passwords import hash_password
 from portal.crypto import encrypt_token
 from portal.extensions import db
 from portal.models import (MODE_MULTI, MODE_SINGLE, ORDER_SOURCE_MANUAL, ORDER_STATUSES, ROLE_ADMIN, ROLE_MEMBER,
@@ -33,7 +33,7 @@ from portal.models import (MODE_MULTI, MODE_SINGLE, ORDER_SOURCE_MANUAL, ORDER_S
                            Shop, ShopAssignment, ShopMarketplace, User, utcnow)
 from portal.other_stores.catalog import OTHER, PLATFORMS
 from portal.other_stores.services import platform_key
-from portal.shops.services import name_key
+from portal.forms import name_key
 from portal.shops.verify import record
 
 SEED = 20261126

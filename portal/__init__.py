@@ -3,16 +3,31 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, flash, redirect, request, session, url_for
+from flask import Flask, current_app, flash, has_request_context, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
-from . import keys
+from . import errors, keys, security, templating
+from .access import unauthorized
+from .admin import bp as admin_bp
 from .amazon.client import warn_about_settings
+from .amazon.marketplaces import display_name, marketplace_by_id
+from .auth import bp as auth_bp
+from .cli import register as register_cli
+from .database import configure_engine, configure_sqlite
 from .extensions import babel, csrf, db, login_manager, migrate
+from .fields import parse_db_id
+from .fields import register as register_id_converter
+from .htmx import hx_redirect
+from .logging_safety import install as install_log_filters
+from .main import bp as main_bp
+from .models import User, count_users, utcnow
+from .other_stores import bp as other_stores_bp
+from .shops import bp as shops_bp
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,8 +47,6 @@ def create_app(config_class: type = Config) -> Flask:
     _finish_config(app)
     # Browsers that ignore <link rel="icon"> ask for /favicon.ico: the static file, no 404.
     app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})
-    from .fields import register as register_id_converter
-
     register_id_converter(app)  # before any blueprint: every <int:…_id> is range-checked
 
     if app.config["PROXY_FIX_HOPS"] > 0:
@@ -48,30 +61,17 @@ def create_app(config_class: type = Config) -> Flask:
     _configure_login()
     _configure_database(app)
 
-    from . import models  # noqa: F401  (register the tables)
-    from .admin import bp as admin_bp
-    from .auth import bp as auth_bp
-    from .main import bp as main_bp
-    from .other_stores import bp as other_stores_bp
-    from .shops import bp as shops_bp
-
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(shops_bp)
     app.register_blueprint(other_stores_bp)
 
-    from . import errors, security
-
     errors.register(app)
     security.register(app)
-    from . import templating
-
     templating.register(app)
     app.before_request(_enforce_session_rules)
     app.context_processor(_template_globals)
-
-    from .cli import register as register_cli
 
     register_cli(app)
     _configure_logging(app)
@@ -91,8 +91,6 @@ def _finish_config(app: Flask) -> None:
 
 
 def _configure_database(app: Flask) -> None:
-    from .database import configure_engine, configure_sqlite
-
     with app.app_context():
         configure_engine(db.engine)
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -100,16 +98,11 @@ def _configure_database(app: Flask) -> None:
 
 
 def _configure_login() -> None:
-    from .access import unauthorized
-    from .models import User
-
     login_manager.session_protection = None  # its fingerprint trusts X-Forwarded-For; we revoke server-side
     login_manager.unauthorized_handler(unauthorized)
 
     @login_manager.user_loader
     def load_user(session_id: str):
-        from .fields import parse_db_id
-
         user_id, _sep, version = session_id.partition(":")
         if parse_db_id(user_id) is None or parse_db_id(version) is None:
             return None
@@ -120,8 +113,6 @@ def _configure_login() -> None:
 
 
 def _select_locale() -> str:
-    from flask import current_app, has_request_context
-
     if not has_request_context():
         return "en"  # CLI output and logs
 
@@ -134,28 +125,18 @@ def _select_locale() -> str:
 
 def _enforce_session_rules():
     """Set-up gate, idle and absolute session timeouts, and the forced password change."""
-    from flask import current_app
-
     if request.routing_exception is not None:
         return None  # bad Host, unknown URL or method: let the error answer come through
     endpoint = request.endpoint or ""
     if not current_app.extensions.get("portal_set_up"):
-        from .models import count_users
-
         if count_users() == 0:
             if endpoint not in OPEN_ENDPOINTS:
-                from .htmx import is_htmx
-
-                if is_htmx():
-                    return "", 200, {"HX-Redirect": url_for("auth.setup")}
-                return redirect(url_for("auth.setup"))
+                return hx_redirect(url_for("auth.setup"))
             return None
         current_app.extensions["portal_set_up"] = True
 
     if not current_user.is_authenticated or endpoint == "static":
         return None
-    from .models import utcnow
-
     now = int(utcnow().timestamp())
     idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
     absolute = current_app.config["SESSION_MAX_HOURS"] * 3600
@@ -163,14 +144,10 @@ def _enforce_session_rules():
         logout_user()
         session.clear()
         flash(_("Your session has ended. Please sign in again."), "info")
-        from .access import unauthorized
-
         return unauthorized()
     if now - session.get("seen_at", 0) > 60:  # avoid a new cookie on every request
         session["seen_at"] = now
     if current_user.must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
-        from .htmx import hx_redirect
-
         return hx_redirect(url_for("auth.change_password_view"))
     return None
 
@@ -192,20 +169,13 @@ HTMX_CONFIG = {
 
 
 def _template_globals() -> dict:
-    from flask_babel import get_locale
-
     locale = get_locale()
-    from .amazon.marketplaces import display_name, marketplace_by_id
-    from .models import utcnow
-
     return {"current_lang": locale.language if locale else "zh", "htmx_config": HTMX_CONFIG,
             "marketplace": marketplace_by_id, "now": utcnow,
             "place_name": lambda item: display_name(item, locale)}
 
 
 def _configure_logging(app: Flask) -> None:
-    from .logging_safety import install
-
-    install()
+    install_log_filters()
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
     app.logger.setLevel(level)

@@ -49,10 +49,3 @@ def record(action: str, *, outcome: str = "success", target=None, object_type: s
     )
     db.session.add(event)
     return event
-
-
-def record_now(action: str, **fields) -> None:
-    """Record an event on its own, after dropping whatever the failed request had started."""
-    db.session.rollback()
-    record(action, **fields)
-    db.session.commit()

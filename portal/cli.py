@@ -1,9 +1,19 @@
 """CLI commands: thin wrappers over services."""
+import time
+from collections import Counter
+
 import click
 from flask import Flask
+from sqlalchemy import select
 
+from .accounts import AccountError, create_company_with_admin, repair_company_admin
+from .audit import record
+from .crypto import TokenUnavailable, decrypt_token, needs_rotation, rotate
 from .database import write_intent
 from .extensions import db
+from .forms import EMAIL_RE, has_invisible
+from .models import Company, SellerAuthorization, Shop
+from .shops.verify import get_client, verify_many
 
 
 def register(app: Flask) -> None:
@@ -20,9 +30,6 @@ def register(app: Flask) -> None:
     def create_admin(company_name, company_id, email, display_name, password):
         """Set up the portal from a script (the company and its first admin), or with --company-id add
         an admin to a company that has none left (the new admin changes the password at sign-in)."""
-        from .auth.services import AccountError, create_company_with_admin, repair_company_admin
-        from .forms import EMAIL_RE, has_invisible
-
         if (company_name is None) == (company_id is None):
             raise click.UsageError("Give either --company (first set-up) or --company-id (existing company).")
         email = email.strip().lower()
@@ -55,8 +62,6 @@ def register(app: Flask) -> None:
     @click.option("--email", required=True, help="The email of a user of that company.")
     def promote_admin(company_id, email):
         """Make a user of the company an active admin again (repair a company left without an admin)."""
-        from .auth.services import AccountError, repair_company_admin
-
         with write_intent():
             try:
                 user, created = repair_company_admin(company_id, email=email)
@@ -75,14 +80,6 @@ def register(app: Flask) -> None:
                   help="Amazon checks in flight at once.")
     def verify_shops(company_id, shop_ids, workers):
         """Verify shops with Amazon; exits 1 when any shop failed (for cron alerts)."""
-        import time
-        from collections import Counter
-
-        from sqlalchemy import select
-
-        from .models import Company, Shop
-        from .shops.verify import get_client, verify_many
-
         missing = get_client().settings.missing_settings()
         if missing:
             raise click.ClickException("Amazon is not configured: set " + ", ".join(missing) + ".")
@@ -121,8 +118,6 @@ def register(app: Flask) -> None:
 
 
 def _audit_repair(user, created: bool) -> None:
-    from .audit import record
-
     record("user.created" if created else "user.role_changed", target=user, user_label="cli",
            company_id=user.company_id, detail="role=admin (repair from the command line)")
 
@@ -135,12 +130,6 @@ def register_key_commands(app: Flask) -> None:
 
         Safe to interrupt and run again: each batch is committed, rows already on the newest key
         are skipped, and a token that no key can read is reported and left as it is."""
-        from sqlalchemy import select
-
-        from .audit import record
-        from .crypto import TokenUnavailable, decrypt_token, needs_rotation, rotate
-        from .models import SellerAuthorization
-
         rotated = current = unreadable = 0
         last_id = 0
         while True:

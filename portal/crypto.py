@@ -7,7 +7,7 @@ decryption: a ciphertext copied into another row does not decrypt there.
 import json
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 
 
 class TokenUnavailable(Exception):
@@ -56,8 +56,6 @@ def needs_rotation(ciphertext: str) -> bool:
 
 def remember_secret(value: str) -> None:
     """Note a secret seen in this request so the log filter can redact it wherever it appears."""
-    from flask import has_app_context
-
     if has_app_context():
         secrets = g.setdefault("portal_secrets", set())
         secrets.add(value)

@@ -7,7 +7,8 @@ from datetime import date
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Form, SelectChoice, SelectField, SelectMultipleField, StringField, ValidationError
+from wtforms import Form, PasswordField, SelectChoice, SelectField, SelectMultipleField, StringField, ValidationError
+from wtforms.validators import DataRequired, Length
 
 from .fields import db_id
 from .fields import parse_db_id as parse_id  # one rule for ids typed by users: ASCII digits, in range
@@ -17,6 +18,13 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"}
 DATE_MIN, DATE_MAX = date(2000, 1, 1), date(2100, 12, 31)
 SEARCH_MAX = 100
+PASSWORD_FIELD_MAX = 128
+
+
+def new_password_field(label, **kwargs):
+    """A field for a password being set (sign-up, change, reset): required, at most PASSWORD_FIELD_MAX."""
+    return PasswordField(label, validators=[DataRequired(), Length(max=PASSWORD_FIELD_MAX)],
+                         render_kw={"autocomplete": "new-password", "maxlength": PASSWORD_FIELD_MAX}, **kwargs)
 
 
 def strip_filter(value):

@@ -22,6 +22,8 @@ from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import case, delete, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .extensions import db
 from .models import ThrottleCounter
@@ -79,11 +81,7 @@ def _redis() -> _RedisThrottle:
 
 
 def _insert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
 
 def hit(key: str, window_seconds: int) -> int:

@@ -151,7 +151,7 @@ def make_company(app):
 
 @pytest.fixture
 def make_user(app, make_company):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.extensions import db
     from portal.models import User
 

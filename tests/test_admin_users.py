@@ -32,7 +32,7 @@ def test_users_search_fragment(admin_client, member_a, make_user, company_a):
 
 
 def test_users_paginate_with_small_pages(app_factory):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company
     from tests.conftest import PASSWORD
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from portal.amazon.standin import StandinAmazon
+from devtools.standin import StandinAmazon
 from portal.extensions import db
 from portal.models import AmazonAuthState, AuditEvent, SellerAuthorization, Shop, ShopAssignment, utcnow
 from tests.conftest import PASSWORD
@@ -47,7 +47,7 @@ def amazon_app(app_factory, standin):
 
 @pytest.fixture
 def people(amazon_app):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company, User
 
     company = Company(name="Acme")
@@ -113,7 +113,7 @@ def messages(client):
 # --- the website authorization workflow ---------------------------------------------------------------
 
 def make_admin(email="d@example.com"):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company, User
 
     db.session.add(User(company=Company(name="C"), email=email, display_name="D", role="admin",

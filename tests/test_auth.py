@@ -17,7 +17,7 @@ def test_production_password_hash_is_argon2id_with_owasp_parameters(app_factory)
     assert (Config.ARGON2_MEMORY_KIB, Config.ARGON2_TIME_COST, Config.ARGON2_PARALLELISM) == (12288, 3, 1)
     app = app_factory(PASSWORD_HASH_METHOD="argon2id")
     with app.app_context():
-        from portal.auth.passwords import check_password, hash_password
+        from portal.passwords import check_password, hash_password
 
         hashed = hash_password("some passphrase")
         assert hashed.startswith("$argon2id$v=19$m=12288,t=3,p=1$")
@@ -25,7 +25,7 @@ def test_production_password_hash_is_argon2id_with_owasp_parameters(app_factory)
 
 
 def test_password_hash_uses_configured_method(app):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
 
     assert hash_password("some passphrase").startswith("scrypt:1024:8:1$")
 
@@ -139,7 +139,7 @@ def test_change_password_requires_current_password(client, member_a, login):
                                                       "confirm": "a brand new passphrase"})
     assert "The current password is not correct." in response.get_data(as_text=True)
     db.session.expire_all()
-    from portal.auth.passwords import check_password
+    from portal.passwords import check_password
 
     assert check_password(db.session.get(User, member_a.id).password_hash, PASSWORD)
 
@@ -184,7 +184,7 @@ def test_session_cookie_flags(app, client, admin_a, login):
 def test_https_mode_sets_secure_cookie_and_hsts(app_factory):
     app = app_factory(PORTAL_HTTPS=True)
     with app.app_context():
-        from portal.auth.passwords import hash_password
+        from portal.passwords import hash_password
         from portal.models import Company
 
         company = Company(name="C")
@@ -239,7 +239,7 @@ def test_successful_sign_ins_do_not_fill_the_bucket(app_factory):
 
 
 def _seed_admin(app):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company
 
     with app.app_context():

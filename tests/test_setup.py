@@ -9,7 +9,7 @@ SETUP = {"company_name": "Acme Trading", "display_name": "Li Wei", "email": "Li.
 def test_every_page_leads_to_setup_while_no_account_exists(client):
     for path in ("/", "/login", "/shops", "/my-shops", "/admin/users", "/account/password"):
         response = client.get(path)
-        assert response.status_code == 302, path
+        assert response.status_code == 303, path  # hx_redirect: See Other for browsers, HX-Redirect for htmx
         assert response.headers["Location"].endswith("/setup")
 
 

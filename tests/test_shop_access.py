@@ -13,7 +13,7 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from portal.amazon.standin import StandinAmazon
+from devtools.standin import StandinAmazon
 from portal.extensions import db
 from portal.models import SellerAuthorization, Shop, ShopAssignment, User
 

@@ -45,7 +45,7 @@ def test_statement_count_does_not_grow_with_rows(app_factory, path):
         app = app_factory(PAGE_SIZE=size)
         client = app.test_client()
         with app.app_context():
-            from portal.auth.passwords import hash_password
+            from portal.passwords import hash_password
             from portal.models import Company, User
             from tests.conftest import PASSWORD
 
@@ -77,7 +77,7 @@ def test_statement_count_does_not_grow_with_rows(app_factory, path):
 
 
 def test_throttled_verify_answer_stays_within_eight_statements(app_factory):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company, SellerAuthorization, User, utcnow
     from portal.shops.services import create_shop
     from tests.conftest import PASSWORD

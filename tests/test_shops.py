@@ -98,7 +98,7 @@ def test_seller_id_pattern_is_configurable(app_factory, make_user, login):
     app = app_factory(SELLER_ID_PATTERN=r"S[0-9]{4}")
     client = app.test_client()
     with app.app_context():
-        from portal.auth.passwords import hash_password
+        from portal.passwords import hash_password
         from portal.models import Company, User
         from tests.conftest import PASSWORD
 

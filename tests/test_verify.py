@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.amazon.standin import StandinAmazon
+from devtools.standin import StandinAmazon
 from portal.extensions import db
 from portal.models import AuditEvent, Shop, utcnow
 from tests.conftest import PASSWORD
@@ -35,7 +35,7 @@ def amazon_app(app_factory, standin):
 
 @pytest.fixture
 def people(amazon_app):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company, User
 
     company = Company(name="Acme")

@@ -1,10 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectChoice, SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..auth.forms import PASSWORD_FIELD_MAX
-from ..forms import ConfirmForm, email_address, lower_filter, plain_text, strip_filter  # noqa: F401 (ConfirmForm: older imports)
+from ..forms import email_address, lower_filter, new_password_field, plain_text, strip_filter
 from ..models import EMAIL_MAX, NAME_MAX, ROLE_ADMIN, ROLE_MEMBER
 
 
@@ -19,9 +18,8 @@ class AddUserForm(FlaskForm):
                         validators=[DataRequired(), Length(max=EMAIL_MAX), email_address],
                         render_kw={"type": "email", "autocomplete": "off"})
     role = SelectField(_l("Role"), choices=role_choices, default=ROLE_MEMBER)
-    password = PasswordField(_l("Temporary password"), validators=[DataRequired(), Length(max=PASSWORD_FIELD_MAX)],
-                             description=_l("The new user must change it at the first sign-in."),
-                             render_kw={"autocomplete": "new-password"})
+    password = new_password_field(_l("Temporary password"),
+                                  description=_l("The new user must change it at the first sign-in."))
 
 
 class RoleForm(FlaskForm):
@@ -29,6 +27,5 @@ class RoleForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField(_l("Temporary password"), validators=[DataRequired(), Length(max=PASSWORD_FIELD_MAX)],
-                             render_kw={"autocomplete": "new-password"})
+    password = new_password_field(_l("Temporary password"))
 

@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from ..access import admin_required, company_users, get_company_user_or_404
 from ..audit import ACTIONS, record
-from ..auth.services import AccountError, add_user, reset_password, set_active, set_role
+from ..accounts import AccountError, add_user, reset_password, set_active, set_role
 from ..csv_export import csv_response
 from ..extensions import db
 from ..forms import ConfirmForm, show_error

@@ -3,15 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ..forms import email_address, lower_filter, plain_text, strip_filter
+from ..forms import PASSWORD_FIELD_MAX, email_address, lower_filter, new_password_field, plain_text, strip_filter
 from ..models import EMAIL_MAX, NAME_MAX
-
-PASSWORD_FIELD_MAX = 128
-
-
-def _password(label):
-    return PasswordField(label, validators=[DataRequired(), Length(max=PASSWORD_FIELD_MAX)],
-                         render_kw={"autocomplete": "new-password", "maxlength": PASSWORD_FIELD_MAX})
 
 
 class SetupForm(FlaskForm):
@@ -22,7 +15,7 @@ class SetupForm(FlaskForm):
     email = StringField(_l("Email"), filters=[lower_filter],
                         validators=[DataRequired(), Length(max=EMAIL_MAX), email_address],
                         render_kw={"autocomplete": "username", "type": "email"})
-    password = _password(_l("Password"))
+    password = new_password_field(_l("Password"))
     confirm = PasswordField(_l("Repeat the password"),
                             validators=[DataRequired(), EqualTo("password", _l("The two passwords differ."))],
                             render_kw={"autocomplete": "new-password"})
@@ -40,7 +33,7 @@ class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"),
                                      validators=[DataRequired(), Length(max=PASSWORD_FIELD_MAX)],
                                      render_kw={"autocomplete": "current-password"})
-    new_password = _password(_l("New password"))
+    new_password = new_password_field(_l("New password"))
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[DataRequired(), EqualTo("new_password", _l("The two passwords differ."))],
                             render_kw={"autocomplete": "new-password"})

@@ -4,13 +4,14 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import MESSAGES, audit_refusal
 from ..extensions import db
+from ..forms import show_error
 from ..throttle import give_back, take_slots
 from ..urls import safe_next
 from ..models import count_users, utcnow
 from . import bp
 from .forms import ChangePasswordForm, LoginForm, SetupForm
 from ..audit import record
-from .services import (AccountError, authenticate, change_password, create_company_with_admin, end_sessions,
+from ..accounts import (AccountError, authenticate, change_password, create_company_with_admin, end_sessions,
                        find_user_by_email, normalize_email)
 
 
@@ -49,7 +50,7 @@ def setup():
                                              email=form.email.data, password=form.password.data)
         except AccountError as error:
             db.session.rollback()
-            getattr(form, error.field or "email").errors.append(error.message)
+            show_error(form, error, "email")
         else:
             record("user.created", target=user, user=user, detail="first admin (set-up page)")
             db.session.commit()
@@ -99,6 +100,26 @@ def logout():
     return redirect(url_for("auth.login"), 303)
 
 
+def _change_password(form, slot) -> bool:
+    """Change the signed-in user's password from the form and commit; True when it changed. A refusal goes
+    on the form; a wrong current password keeps its throttle slot and is audited, other refusals give it back."""
+    try:
+        change_password(current_user, current=form.current_password.data, new=form.new_password.data)
+    except AccountError as error:
+        db.session.rollback()
+        show_error(form, error, "new_password")
+        if error.field == "current_password":
+            record("auth.password_change_failed", outcome="failure", detail="wrong current password")
+        else:
+            give_back(*slot)
+        db.session.commit()
+        return False
+    give_back(*slot)
+    record("auth.password_changed")
+    db.session.commit()
+    return True
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password_view():
@@ -108,21 +129,7 @@ def change_password_view():
         slot = ("password-change:" + str(current_user.id), current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
         if not take_slots([slot]):
             return _throttled("auth/change_password.html", form)
-        try:
-            change_password(current_user, current=form.current_password.data, new=form.new_password.data)
-        except AccountError as error:
-            db.session.rollback()
-            getattr(form, error.field or "new_password").errors.append(error.message)
-            if error.field == "current_password":
-                record("auth.password_change_failed", outcome="failure", detail="wrong current password")
-                db.session.commit()
-            else:
-                give_back(*slot)
-                db.session.commit()
-        else:
-            give_back(*slot)
-            record("auth.password_changed")
-            db.session.commit()
+        if _change_password(form, slot):
             # The password change ended every session, this one included: start a new one.
             start_session(current_user._get_current_object())
             flash(_("Your password has been changed. Other devices have been signed out."), "success")

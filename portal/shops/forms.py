@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..amazon.marketplaces import REGIONS, display_name, marketplace_by_id, marketplaces_in
-from ..forms import plain_text, strip_filter
+from ..forms import plain_text, show_error, strip_filter
 from ..models import MODE_MULTI, MODE_SINGLE, SELLER_ID_MAX, SHOP_NAME_MAX, utcnow
 from .validation import TOKEN_MAX, InputProblem, check_refresh_token, normalize_seller_id
 
@@ -132,7 +132,7 @@ class ShopForm(AuthorizedOnMixin, MarketplaceFieldsMixin, FlaskForm):
         try:
             self.seller_id.data = normalize_seller_id(self.seller_id.data or "")
         except InputProblem as problem:
-            self.seller_id.errors = list(self.seller_id.errors) + [problem.message]
+            show_error(self, problem, "seller_id")
             ok = False
         ok = self.check_authorized_on() and ok
         return _check_token_field(self.token) and ok

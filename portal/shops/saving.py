@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..forms import show_error
 from ..htmx import hx_redirect
 from ..models import MODE_MULTI
 from .services import ShopError
@@ -22,27 +23,21 @@ from .verify import check_authorization
 def with_retry(work):
     """Run a write once more after a unique-constraint race, so the second run reports the clash
     as a clear duplicate message (the checks then see the row the other request committed)."""
-    try:
-        result = work()
-        db.session.flush()
-        return result
-    except IntegrityError:
-        db.session.rollback()
-    try:
-        result = work()
-        db.session.flush()
-        return result
-    except IntegrityError:
-        db.session.rollback()
-        raise ShopError(_("Someone else just saved the same shop. Reload the list and check it.")) from None
+    for _attempt in range(2):
+        try:
+            result = work()
+            db.session.flush()
+            return result
+        except IntegrityError:
+            db.session.rollback()
+    raise ShopError(_("Someone else just saved the same shop. Reload the list and check it."))
 
 
 def put_error(form, error: ShopError) -> None:
     """Show a service's refusal on the form field it names (the name field by default)."""
-    field = getattr(form, error.field or "name", None) or getattr(form, "name", None) or getattr(form, "token")
-    if error.field == "marketplaces" and getattr(form, "mode", None) is not None and form.mode.data != MODE_MULTI:
-        field = form.marketplace
-    field.errors = list(field.errors) + [error.message]
+    default = "name" if getattr(form, "name", None) is not None else "token"
+    single = getattr(form, "mode", None) is not None and form.mode.data != MODE_MULTI
+    show_error(form, error, default, {"marketplaces": "marketplace"} if single else None)
 
 
 def save_shop(form, work, done):

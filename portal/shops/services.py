@@ -2,27 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 
 from ..amazon.marketplaces import marketplace_by_id
 from ..crypto import encrypt_token
 from ..extensions import db
+from ..forms import FormError, name_key
 from ..models import (ROLE_MEMBER, SellerAuthorization, Shop, ShopAssignment, ShopMarketplace, User,
                       utcnow)
 
 
-class ShopError(ValueError):
-    """A rule refused the request; `field` names the form field the message belongs to."""
-
-    def __init__(self, message, field: str | None = None):
-        # str(): a lazy string renders as markup (it has __html__), and messages may carry user text.
-        super().__init__(str(message))
-        self.message = str(message)
-        self.field = field
+class ShopError(FormError):
+    """A shop rule refused the request (see FormError: a message and the form field it belongs to)."""
 
 
 @dataclass
@@ -30,14 +24,6 @@ class BindResult:
     shop: Shop
     token_replaced: bool = False
     other_shops: list[str] = field(default_factory=list)
-
-
-def name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-def expiry_of(authorization: SellerAuthorization):
-    return authorization.authorized_at + timedelta(days=current_app.config["AUTHORIZATION_VALIDITY_DAYS"])
 
 
 def find_authorization(company_id: int, seller_id: str, region: str) -> SellerAuthorization | None:

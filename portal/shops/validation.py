@@ -5,19 +5,16 @@ import unicodedata
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from ..forms import has_invisible
+from ..forms import FormError, has_invisible
 
 TOKEN_MAX = 2048
 MWS_PREFIX = "amzn.mws."
-LWA_REFRESH_PREFIX = "Atzr|"
 LWA_ACCESS_PREFIX = "Atza|"
-_TOKEN_RE = re.compile(r"^Atzr\|[\x21-\x7e]+$")
+_TOKEN_RE = re.compile(r"^Atzr\|[\x21-\x7e]+$")  # an LWA refresh token: Atzr| and printable ASCII
 
 
-class InputProblem(ValueError):
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = str(message)  # never a lazy string in a template: it would skip escaping
+class InputProblem(FormError):
+    """A typed value (Seller ID, refresh token) that cannot be used; the message says how to fix it."""
 
 
 def normalize_seller_id(raw: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,8 +27,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..amazon import client as amazon
 from ..amazon.outcomes import describe
 from ..crypto import TokenUnavailable, decrypt_token
+from ..database import write_intent
 from ..extensions import db
 from ..models import CHECK_FAILED, CHECK_VERIFIED, AuditEvent, SellerAuthorization, Shop, ShopMarketplace, utcnow
+from .lifecycle import EXPIRED, lifecycle
 
 _client_lock = threading.Lock()
 
@@ -281,11 +284,6 @@ def verify_many(app, authorization_ids: list[int], *, workers: int, progress=Non
 
     Each worker has its own app context and database session; the throttle still applies, so an
     authorization checked a moment ago is skipped, not called again."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    from ..database import write_intent
-    from .lifecycle import EXPIRED, lifecycle
-
     def one(authorization_id: int) -> list[ShopResult]:
         with app.app_context(), write_intent():
             report = check_authorization(authorization_id)

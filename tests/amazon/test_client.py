@@ -18,7 +18,7 @@ from portal.amazon import client as c
 from portal.amazon.client import AccessTokenCache, AmazonSettings, SpApiClient, VerifyOutcome
 from portal.amazon.marketplaces import REGIONS, marketplaces_in
 from portal.amazon.outcomes import describe
-from portal.amazon.standin import StandinAmazon
+from devtools.standin import StandinAmazon
 
 US, CA, MX, DE = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A1PA6795UKMFR9"
 SECRET = "standin-secret"

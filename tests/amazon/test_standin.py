@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from portal.amazon.marketplaces import MARKETPLACES, marketplace_by_id, marketplaces_in
-from portal.amazon.standin import PARTICIPATIONS_PATH, StandinAmazon
+from devtools.standin import PARTICIPATIONS_PATH, StandinAmazon
 
 US, CA, DE = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9"
 TOKEN = "Atzr|wire-test-refresh-token"
@@ -401,7 +401,7 @@ def test_stop_does_not_hang_on_a_slow_request(http):
 
 def test_cli_serves_until_interrupted():
     process = subprocess.Popen(
-        [sys.executable, "-m", "portal.amazon.standin", "--port", "0", "--latency", "0"],
+        [sys.executable, "-m", "devtools.standin", "--port", "0", "--latency", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         first_line = process.stdout.readline()

@@ -102,7 +102,7 @@ def seed_company(live_server, *, company="Acme Trading", admin=("Ada Admin", "ad
                  members=(), password=PASSWORD):
     """Accounts straight in the database (for tests that are not about set-up): an admin and members
     [(name, email)], all with `password` and no forced password change."""
-    from portal.auth.services import add_user, create_company_with_admin
+    from portal.accounts import add_user, create_company_with_admin
     from portal.extensions import db
 
     with live_server.app.app_context():

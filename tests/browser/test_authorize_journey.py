@@ -19,7 +19,7 @@ SELLER, OTHER = "A2EUBROWSER001", "A3OTHERBROWSE2"
 
 @pytest.fixture
 def standin():
-    from portal.amazon.standin import StandinAmazon
+    from devtools.standin import StandinAmazon
 
     server = StandinAmazon().start()
     server.register("Atzr|browser-eu-seller-0123456789", seller_id=SELLER, marketplaces=[DE, FR, IT], region="EU",

@@ -31,7 +31,7 @@ def watch_console(page) -> list[str]:
 
 @pytest.fixture
 def standin():
-    from portal.amazon.standin import StandinAmazon
+    from devtools.standin import StandinAmazon
 
     server = StandinAmazon(latency=0.1).start()
     yield server

@@ -114,7 +114,7 @@ def test_a_cdn_url_that_would_bend_the_csp_refuses_to_start(tmp_path, url):
 
 @pytest.fixture
 def standin():
-    from portal.amazon.standin import StandinAmazon
+    from devtools.standin import StandinAmazon
 
     server = StandinAmazon(latency=0.1).start()
     yield server

@@ -16,7 +16,7 @@ LATENCY = 0.5  # per stand-in request; a check makes two (LWA token, then partic
 
 @pytest.fixture
 def standin():
-    from portal.amazon.standin import StandinAmazon
+    from devtools.standin import StandinAmazon
 
     server = StandinAmazon(latency=LATENCY).start()
     yield server

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from portal.amazon.standin import StandinAmazon
+from devtools.standin import StandinAmazon
 from tests.conftest import TEST_DATABASE_URL, PortalClient, make_config
 from tests.security import helpers
 

@@ -187,7 +187,7 @@ class World:
 
     @classmethod
     def build(cls, app):
-        from portal.auth.passwords import hash_password
+        from portal.passwords import hash_password
         from portal.models import Company, User
 
         w = cls(app)
@@ -418,7 +418,7 @@ def check_post_success(c, response):
         assert redirect_path(c, response) == "/login"
         assert w.user(c.role).session_version != c.session_version_before
     elif e == "auth.change_password_view":
-        from portal.auth.passwords import check_password
+        from portal.passwords import check_password
 
         assert redirect_path(c, response) == "/"
         assert check_password(_get("User", c.user_id).password_hash, c.data["new_password"])
@@ -436,7 +436,7 @@ def check_post_success(c, response):
         assert response.status_code < 400
         assert _get("User", t.user_id).active is False
     elif e == "admin.reset_user_password":
-        from portal.auth.passwords import check_password
+        from portal.passwords import check_password
 
         assert redirect_path(c, response) == "/admin/users"
         user = _get("User", t.user_id)

@@ -61,7 +61,7 @@ def make_store(user, name="Canary Store"):
 def test_finding_01_locked_account_refuses_the_right_password(app_factory):
     app = app_factory(LOGIN_LIMIT_PER_ACCOUNT="5 per 5 minutes", LOGIN_LIMIT_PER_IP="1000 per 5 minutes")
     with app.app_context():
-        from portal.auth.passwords import hash_password
+        from portal.passwords import hash_password
 
         db.session.add(User(company=Company(name="C"), email="a@example.com", display_name="A", role="admin",
                             password_hash=hash_password(PASSWORD)))
@@ -173,7 +173,7 @@ def test_finding_03_nul_refused_for_every_body_type(app, admin_a, login, kind):
 def test_finding_08_wrong_current_password_throttled_and_audited(app_factory):
     app = app_factory(LOGIN_LIMIT_PER_ACCOUNT="5 per 5 minutes", LOGIN_LIMIT_PER_IP="1000 per 5 minutes")
     with app.app_context():
-        from portal.auth.passwords import check_password, hash_password
+        from portal.passwords import check_password, hash_password
 
         user = User(company=Company(name="C"), email="a@example.com", display_name="A", role="admin",
                     password_hash=hash_password(PASSWORD))
@@ -439,7 +439,7 @@ def _read_only(path: Path, on: bool) -> None:
 
 @sqlite_only
 def test_finding_16_read_only_database_recovers_without_restart(app, tmp_path):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from tests.security.portal_server import PortalServer
 
     db.session.add(User(company=Company(name="C"), email="a@example.com", display_name="A", role="admin",
@@ -474,7 +474,7 @@ def test_finding_16_terminated_postgresql_backends_are_replaced(app_factory, pg_
     admin_engine = create_engine(TEST_DATABASE_URL)
     try:
         with app.app_context():
-            from portal.auth.passwords import hash_password
+            from portal.passwords import hash_password
 
             db.session.add(User(company=Company(name="C"), email="a@example.com", display_name="A", role="admin",
                                 password_hash=hash_password(PASSWORD)))

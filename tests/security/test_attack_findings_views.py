@@ -11,7 +11,7 @@ import pytest
 from flask import has_request_context
 from sqlalchemy import event
 
-from portal.amazon.standin import StandinAmazon
+from devtools.standin import StandinAmazon
 from portal.extensions import db
 from portal.models import Order, SellerAuthorization, Shop, ShopAssignment
 from tests.conftest import PASSWORD
@@ -89,7 +89,7 @@ def amazon_app(app_factory, standin):
 @pytest.fixture
 def shared(amazon_app, standin):
     """A member assigned to one shop of a seller; a second shop of the same seller is hidden from them."""
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company, User
     from portal.shops.services import create_shop
 

@@ -162,7 +162,7 @@ class Tally:
 # --- authentication forms --------------------------------------------------------------------------
 
 def test_fuzz_setup(app):
-    from portal.auth.passwords import check_password
+    from portal.passwords import check_password
 
     tally = Tally()
 
@@ -225,7 +225,7 @@ def test_fuzz_login(app, member_a):
 
 
 def test_fuzz_change_password(app, client, member_a, login):
-    from portal.auth.passwords import check_password, hash_password
+    from portal.passwords import check_password, hash_password
 
     login(client, member_a)
     tally = Tally()
@@ -279,7 +279,7 @@ def test_fuzz_add_user(app, admin, admin_a):
 
 
 def test_fuzz_reset_password(app, admin, member_a):
-    from portal.auth.passwords import check_password
+    from portal.passwords import check_password
 
     tally = Tally()
 

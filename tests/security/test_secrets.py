@@ -15,7 +15,7 @@ from portal.models import AuditEvent, SellerAuthorization, Shop
 from tests.security import helpers
 from tests.security.helpers import HX, US
 
-DEBUG_LOGGERS = ("", "httpx", "httpcore", "portal", "portal.amazon.client", "portal.amazon.standin", "werkzeug",
+DEBUG_LOGGERS = ("", "httpx", "httpcore", "portal", "portal.amazon.client", "devtools.standin", "werkzeug",
                  "sqlalchemy.engine", "flask_limiter")
 
 

@@ -210,7 +210,7 @@ def spoof(n):
 
 
 def test_ip_throttle_cannot_be_reset_with_forwarded_headers(app_factory):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company
 
     app = app_factory(LOGIN_LIMIT_PER_IP="3 per 5 minutes", LOGIN_LIMIT_PER_ACCOUNT="100 per 5 minutes")
@@ -253,7 +253,7 @@ def test_ip_throttle_cannot_be_reset_with_forwarded_headers(app_factory):
 
 
 def test_account_throttle_ignores_case_and_spaces(app_factory):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company
 
     app = app_factory(LOGIN_LIMIT_PER_IP="100 per 5 minutes", LOGIN_LIMIT_PER_ACCOUNT="3 per 5 minutes")

@@ -74,7 +74,7 @@ def _assert_counted_in(storage):
 
 
 def _seed(app):
-    from portal.auth.passwords import hash_password
+    from portal.passwords import hash_password
     from portal.models import Company, User
 
     company = Company(name="Acme")

@@ -5,19 +5,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import ROLE_ADMIN, ROLES, Company, User, count_users, utcnow
+from .extensions import db
+from .forms import FormError
+from .models import ROLE_ADMIN, ROLES, Company, User, count_users, utcnow
 from .passwords import check_password, hash_password, needs_rehash, password_problems
 
 
-class AccountError(ValueError):
-    """A request the rules refuse; str(error) is a message for the user."""
-
-    def __init__(self, message, field: str | None = None):
-        # str(): a lazy string renders as markup (it has __html__), and messages may carry user text.
-        super().__init__(str(message))
-        self.message = str(message)
-        self.field = field
+class AccountError(FormError):
+    """An account rule refused the request (see FormError: a message and the form field it belongs to)."""
 
 
 def normalize_email(email: str) -> str:

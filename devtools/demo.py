@@ -12,9 +12,17 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
-from .amazon.standin import StandinAmazon
+from config import Config
+from devtools.standin import StandinAmazon
+from portal import create_app
+from portal.accounts import add_user, create_company_with_admin
+from portal.extensions import db
+from portal.models import ROLE_MEMBER, ShopAssignment, utcnow
+from portal.shops.services import create_shop
+from portal.shops.verify import check_authorization
 
 US, CA, MX, DE, FR, IT, ES, JP = ("ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A1PA6795UKMFR9",
                                   "A13V1IB3VIYZZH", "APJ6JRA9NG5V4", "A1RKKUPIHCS9HS", "A1VC38T7YXB528")
@@ -45,10 +53,6 @@ def main(argv: list[str] | None = None) -> None:
     database = instance / "demo.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(database) + suffix).unlink(missing_ok=True)
-    from config import Config
-
-    from . import create_app
-
     demo_config = type("DemoConfig", (Config,), {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
         "AMAZON_LWA_CLIENT_ID": standin.client_id, "AMAZON_LWA_CLIENT_SECRET": standin.client_secret,
@@ -79,14 +83,6 @@ Press Ctrl-C to stop. The demo database is {database}.""", flush=True)
 
 
 def _seed(app, standin: StandinAmazon, admin_password: str, member_password: str) -> None:
-    from flask_migrate import upgrade
-
-    from .auth.services import add_user, create_company_with_admin
-    from .extensions import db
-    from .models import ROLE_MEMBER, ShopAssignment, utcnow
-    from .shops.services import create_shop
-    from .shops.verify import check_authorization
-
     upgrade()
     admin = create_company_with_admin(company_name="Demo Trading 演示贸易", display_name="Demo Admin",
                                       email="demo-admin@example.com", password=admin_password)

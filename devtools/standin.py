@@ -11,7 +11,7 @@ shared/PRODUCT.md ("The wire protocol").
 
 Seller behaviour is chosen per refresh token: :meth:`StandinAmazon.register` it, or use a token of
 the form ``Atzr|standin-<scenario>-<anything>`` (participating in all 23 marketplaces). Run
-``python -m portal.amazon.standin --port 8765`` to serve one until Ctrl-C.
+``python -m devtools.standin --port 8765`` to serve one until Ctrl-C.
 
 Answers follow what Amazon really sends: every answer carries ``x-amzn-RequestId``; a 429 carries
 ``x-amzn-ErrorType: TooManyRequestsException`` and neither ``Retry-After`` nor
@@ -607,7 +607,7 @@ def _sp_error(status: int, code: str, message: str, details: str | None = None,
 
 def main(argv: list[str] | None = None) -> None:
     """CLI: serve a stand-in Amazon on 127.0.0.1 until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m portal.amazon.standin",
+    parser = argparse.ArgumentParser(prog="python -m devtools.standin",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds slept per request")
