@@ -356,10 +356,7 @@ def run(args, database: BenchDatabase, cleanup: ExitStack, started_at: datetime)
         "INSTANCE_PATH": str(instance),
         "PAGE_SIZE": "50",
         "VERIFY_THROTTLE_SECONDS": "60",
-        "AMAZON_LWA_CLIENT_ID": standin.client_id,
-        "AMAZON_LWA_CLIENT_SECRET": standin.client_secret,
-        "AMAZON_LWA_TOKEN_URL": standin.token_url,
-        **{f"AMAZON_SPAPI_ENDPOINT_{code}": url for code, url in standin.endpoints.items()},
+        **standin.portal_settings(),
     }
     # MALLOC_ARENA_MAX=2 exactly like `make run`, so peak RSS is measured as it is served.
     env = {**os.environ, **settings, "MALLOC_ARENA_MAX": "2"}

@@ -55,10 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(str(database) + suffix).unlink(missing_ok=True)
     demo_config = type("DemoConfig", (Config,), {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
-        "AMAZON_LWA_CLIENT_ID": standin.client_id, "AMAZON_LWA_CLIENT_SECRET": standin.client_secret,
-        "AMAZON_LWA_TOKEN_URL": standin.token_url,
-        "AMAZON_SPAPI_ENDPOINT_NA": standin.endpoints["NA"], "AMAZON_SPAPI_ENDPOINT_EU": standin.endpoints["EU"],
-        "AMAZON_SPAPI_ENDPOINT_FE": standin.endpoints["FE"],
+        **standin.portal_settings(),
         "AMAZON_READ_TIMEOUT": 3.0, "AMAZON_MAX_TOTAL_WAIT": 2.0, "VERIFY_THROTTLE_SECONDS": 10,
         "HTMX_SOURCE": os.environ.get("HTMX_SOURCE", "local"),
     })

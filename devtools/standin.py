@@ -190,6 +190,12 @@ class StandinAmazon:
         """Per-region SP-API base URLs; a seller registered for another region gets a 403 there."""
         return {code: f"{self.url}/{code.lower()}" for code in REGIONS}
 
+    def portal_settings(self) -> dict[str, str]:
+        """The portal's AMAZON_* settings that point it at this stand-in: LWA credentials and endpoints."""
+        return {"AMAZON_LWA_CLIENT_ID": self.client_id, "AMAZON_LWA_CLIENT_SECRET": self.client_secret,
+                "AMAZON_LWA_TOKEN_URL": self.token_url,
+                **{f"AMAZON_SPAPI_ENDPOINT_{code}": url for code, url in self.endpoints.items()}}
+
     # -- test controls -----------------------------------------------------------------------
 
     def register(self, refresh_token: str, *, seller_id: str, scenario: str = "valid",
@@ -620,11 +626,8 @@ def main(argv: list[str] | None = None) -> None:
                            slow_seconds=args.slow_seconds, port=args.port).start()
     try:
         print(f"Stand-in Amazon serving at {amazon.url} (Ctrl-C to stop)")
-        print(f"  AMAZON_LWA_TOKEN_URL={amazon.token_url}")
-        for code, url in amazon.endpoints.items():
-            print(f"  AMAZON_SPAPI_ENDPOINT_{code}={url}")
-        print(f"  AMAZON_LWA_CLIENT_ID={amazon.client_id}")
-        print(f"  AMAZON_LWA_CLIENT_SECRET={amazon.client_secret}")
+        for name, value in amazon.portal_settings().items():
+            print(f"  {name}={value}")
         print(f"  refresh tokens: {CONVENTION_PREFIX}<scenario>-<anything>; scenarios: "
               + ", ".join(SCENARIOS), flush=True)
         threading.Event().wait()

@@ -31,9 +31,7 @@ def standin():
 
 
 def amazon_config(standin, **extra):
-    return {**dict(AMAZON_LWA_CLIENT_ID=standin.client_id, AMAZON_LWA_CLIENT_SECRET=standin.client_secret,
-                AMAZON_LWA_TOKEN_URL=standin.token_url, AMAZON_SPAPI_ENDPOINT_NA=standin.endpoints["NA"],
-                AMAZON_SPAPI_ENDPOINT_EU=standin.endpoints["EU"], AMAZON_SPAPI_ENDPOINT_FE=standin.endpoints["FE"],
+    return {**dict(**standin.portal_settings(),
                 AMAZON_MAX_TRIES=1, AMAZON_READ_TIMEOUT=2.0, AMAZON_APP_ID=standin.app_id,
                 AMAZON_SELLER_CENTRAL_URL=standin.url), **extra}
 

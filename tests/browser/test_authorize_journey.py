@@ -33,9 +33,7 @@ def standin():
 @pytest.fixture
 def portal(live_server_factory, standin):
     live = live_server_factory(
-        AMAZON_LWA_CLIENT_ID=standin.client_id, AMAZON_LWA_CLIENT_SECRET=standin.client_secret,
-        AMAZON_LWA_TOKEN_URL=standin.token_url, AMAZON_SPAPI_ENDPOINT_NA=standin.endpoints["NA"],
-        AMAZON_SPAPI_ENDPOINT_EU=standin.endpoints["EU"], AMAZON_SPAPI_ENDPOINT_FE=standin.endpoints["FE"],
+        **standin.portal_settings(),
         AMAZON_APP_ID=standin.app_id, AMAZON_SELLER_CENTRAL_URL=standin.url, AMAZON_MAX_TRIES=1)
     standin.redirect_uris = frozenset({live.url + "/amazon/callback"})
     seed_company(live)

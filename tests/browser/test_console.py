@@ -47,9 +47,7 @@ def console_server(request, live_server_factory, standin):
         request.addfinalizer(cdn.stop)
         overrides = {"HTMX_SOURCE": "cdn", "HTMX_CDN_URL": cdn.url}
     live = live_server_factory(
-        AMAZON_LWA_CLIENT_ID=standin.client_id, AMAZON_LWA_CLIENT_SECRET=standin.client_secret,
-        AMAZON_LWA_TOKEN_URL=standin.token_url, AMAZON_SPAPI_ENDPOINT_NA=standin.endpoints["NA"],
-        AMAZON_SPAPI_ENDPOINT_EU=standin.endpoints["EU"], AMAZON_SPAPI_ENDPOINT_FE=standin.endpoints["FE"],
+        **standin.portal_settings(),
         **overrides)
     yield live
     client = live.app.extensions.get("portal_amazon_client")

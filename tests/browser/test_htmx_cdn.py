@@ -134,9 +134,7 @@ class AmazonClientCloser:
 def portal_with_cdn(live_server_factory, standin, cdn_url, closing):
     live = live_server_factory(
         HTMX_SOURCE="cdn", HTMX_CDN_URL=cdn_url,
-        AMAZON_LWA_CLIENT_ID=standin.client_id, AMAZON_LWA_CLIENT_SECRET=standin.client_secret,
-        AMAZON_LWA_TOKEN_URL=standin.token_url, AMAZON_SPAPI_ENDPOINT_NA=standin.endpoints["NA"],
-        AMAZON_SPAPI_ENDPOINT_EU=standin.endpoints["EU"], AMAZON_SPAPI_ENDPOINT_FE=standin.endpoints["FE"])
+        **standin.portal_settings())
     closing(AmazonClientCloser(live))
     return live
 

@@ -27,9 +27,7 @@ def standin():
 def amazon_server(live_server_factory, standin):
     """A live portal configured against the stand-in (its Amazon HTTP client closed at teardown)."""
     live = live_server_factory(
-        AMAZON_LWA_CLIENT_ID=standin.client_id, AMAZON_LWA_CLIENT_SECRET=standin.client_secret,
-        AMAZON_LWA_TOKEN_URL=standin.token_url, AMAZON_SPAPI_ENDPOINT_NA=standin.endpoints["NA"],
-        AMAZON_SPAPI_ENDPOINT_EU=standin.endpoints["EU"], AMAZON_SPAPI_ENDPOINT_FE=standin.endpoints["FE"])
+        **standin.portal_settings())
     yield live
     client = live.app.extensions.get("portal_amazon_client")
     if client is not None:

@@ -77,9 +77,7 @@ def standin():
 @pytest.fixture
 def amazon_app(app_factory, standin):
     app = app_factory(
-        AMAZON_LWA_CLIENT_ID="amzn1.application-oa2-client.standin", AMAZON_LWA_CLIENT_SECRET="standin-secret",
-        AMAZON_LWA_TOKEN_URL=standin.token_url, AMAZON_SPAPI_ENDPOINT_NA=standin.endpoints["NA"],
-        AMAZON_SPAPI_ENDPOINT_EU=standin.endpoints["EU"], AMAZON_SPAPI_ENDPOINT_FE=standin.endpoints["FE"],
+        **standin.portal_settings(),
         AMAZON_READ_TIMEOUT=2, AMAZON_CONNECT_TIMEOUT=1, AMAZON_MAX_TOTAL_WAIT=1.5, AMAZON_BACKOFF_BASE=0.05,
         AMAZON_MAX_TOTAL_TIME=4)
     with app.app_context():
