@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     demo_config = type("DemoConfig", (Config,), {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
         **standin.portal_settings(),
+        # "Authorize with Amazon" against the stand-in's consent page.
+        "AMAZON_APP_ID": standin.app_id, "AMAZON_SELLER_CENTRAL_URL": standin.url,
         "AMAZON_READ_TIMEOUT": 3.0, "AMAZON_MAX_TOTAL_WAIT": 2.0, "VERIFY_THROTTLE_SECONDS": 10,
         "HTMX_SOURCE": os.environ.get("HTMX_SOURCE", "local"),
     })
