@@ -489,6 +489,11 @@ def test_the_finish_dialog_belongs_to_its_user(admin, member, standin):
     assert admin.get(finish_url).status_code == 200
 
 
+@pytest.mark.parametrize("attempt", ["99999999999999999999", "2147483648", "-1", "²", "abc", ""])
+def test_the_finish_dialog_answers_odd_attempt_ids_with_410(admin, standin, attempt):
+    assert admin.get(f"/amazon/finish?attempt={attempt}").status_code == 410
+
+
 def test_two_callbacks_with_one_state_exchange_once(amazon_app, admin, standin, people):
     """The state is consumed by one UPDATE: of parallel callbacks exactly one may exchange the code."""
     from concurrent.futures import ThreadPoolExecutor

@@ -20,6 +20,7 @@ from ..amazon.marketplaces import marketplaces_in
 from ..audit import record
 from ..database import write_intent
 from ..extensions import db
+from ..fields import parse_db_id
 from ..htmx import hx_redirect, is_htmx, render_page
 from ..models import AUTH_PURPOSE_NEW, AUTH_PURPOSE_REAUTHORIZE, SellerAuthorization, Shop
 from . import bp
@@ -213,7 +214,7 @@ def _reauthorized(taken, seller_id: str, token: str):
 @login_required
 def amazon_finish():
     app_settings() or abort(404)
-    row = pending_finish(request.args.get("attempt", type=int) or 0, current_user)
+    row = pending_finish(parse_db_id(request.args.get("attempt")) or 0, current_user)
     if row is None:
         return _outcome(_("This authorization is finished or has expired. Start again."), status=410)
     countries = participating(row)
