@@ -118,6 +118,44 @@ def app_factory(tmp_path, pg_schema):
             db.engine.dispose()
 
 
+
+@pytest.fixture
+def standin():
+    """A stand-in Amazon on 127.0.0.1 (its "slow" scenario answers after 3 s). Modules that need
+    other sellers or settings define their own."""
+    from devtools.standin import StandinAmazon
+
+    server = StandinAmazon(slow_seconds=3).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def amazon_app(app_factory, standin):
+    """An app that talks to the stand-in Amazon, with short timeouts; the test runs in its app context."""
+    app = app_factory(
+        **standin.portal_settings(),
+        AMAZON_READ_TIMEOUT=0.5, AMAZON_CONNECT_TIMEOUT=0.5, AMAZON_MAX_TOTAL_WAIT=1.5, AMAZON_BACKOFF_BASE=0.05,
+        AMAZON_MAX_TOTAL_TIME=4)
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def people(amazon_app):
+    """Company Acme with an admin (admin@example.com) and a member (member@example.com)."""
+    from portal.extensions import db
+    from portal.models import Company, User
+    from portal.passwords import hash_password
+
+    company = Company(name="Acme")
+    users = [User(company=company, email=f"{role}@example.com", display_name=role.title(), role=role,
+                  password_hash=hash_password(PASSWORD)) for role in ("admin", "member")]
+    db.session.add_all(users)
+    db.session.commit()
+    return users
+
+
 @pytest.fixture
 def app(app_factory):
     app = app_factory()

@@ -43,19 +43,6 @@ def amazon_app(app_factory, standin):
         yield app
 
 
-@pytest.fixture
-def people(amazon_app):
-    from portal.passwords import hash_password
-    from portal.models import Company, User
-
-    company = Company(name="Acme")
-    users = [User(company=company, email=f"{role}@example.com", display_name=role.title(), role=role,
-                  password_hash=hash_password(PASSWORD)) for role in ("admin", "member")]
-    db.session.add_all(users)
-    db.session.commit()
-    return users
-
-
 def signed_in(app, email):
     client = app.test_client()
     client.post("/login", data={"email": email, "password": PASSWORD})

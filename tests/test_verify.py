@@ -5,45 +5,12 @@ from datetime import timedelta
 
 import pytest
 
-from devtools.standin import StandinAmazon
 from portal.extensions import db
 from portal.models import AuditEvent, Shop, utcnow
 from tests.conftest import PASSWORD
 
 HX = {"HX-Request": "true"}
 US, CA, MX, DE, FR = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A1PA6795UKMFR9", "A13V1IB3VIYZZH"
-
-
-@pytest.fixture
-def standin():
-    server = StandinAmazon(slow_seconds=3).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def amazon_app(app_factory, standin):
-    app = app_factory(
-        **standin.portal_settings(),
-        AMAZON_READ_TIMEOUT=0.5, AMAZON_CONNECT_TIMEOUT=0.5, AMAZON_MAX_TOTAL_WAIT=1.5, AMAZON_BACKOFF_BASE=0.05,
-        AMAZON_MAX_TOTAL_TIME=4)
-    with app.app_context():
-        yield app
-
-
-@pytest.fixture
-def people(amazon_app):
-    from portal.passwords import hash_password
-    from portal.models import Company, User
-
-    company = Company(name="Acme")
-    admin = User(company=company, email="admin@example.com", display_name="Admin", role="admin",
-                 password_hash=hash_password(PASSWORD))
-    member = User(company=company, email="member@example.com", display_name="Member", role="member",
-                  password_hash=hash_password(PASSWORD))
-    db.session.add_all([admin, member])
-    db.session.commit()
-    return admin, member
 
 
 @pytest.fixture

@@ -11,10 +11,8 @@ import pytest
 from flask import has_request_context
 from sqlalchemy import event
 
-from devtools.standin import StandinAmazon
 from portal.extensions import db
 from portal.models import Order, SellerAuthorization, Shop, ShopAssignment
-from tests.conftest import PASSWORD
 
 HX = {"HX-Request": "true"}
 US, CA = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"
@@ -68,36 +66,11 @@ def test_finding_05_order_delete_with_extra_arguments(app, admin_a, login, query
 # --- 6 and 7. a member re-authorizing their shop ------------------------------------------------------
 
 @pytest.fixture
-def standin():
-    server = StandinAmazon().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def amazon_app(app_factory, standin):
-    app = app_factory(
-        **standin.portal_settings(),
-        AMAZON_READ_TIMEOUT=2, AMAZON_CONNECT_TIMEOUT=1, AMAZON_MAX_TOTAL_WAIT=1.5, AMAZON_BACKOFF_BASE=0.05,
-        AMAZON_MAX_TOTAL_TIME=4)
-    with app.app_context():
-        yield app
-
-
-@pytest.fixture
-def shared(amazon_app, standin):
+def shared(amazon_app, standin, people):
     """A member assigned to one shop of a seller; a second shop of the same seller is hidden from them."""
-    from portal.passwords import hash_password
-    from portal.models import Company, User
     from portal.shops.services import create_shop
 
-    company = Company(name="Acme")
-    admin = User(company=company, email="admin@example.com", display_name="Admin", role="admin",
-                 password_hash=hash_password(PASSWORD))
-    member = User(company=company, email="member@example.com", display_name="Member", role="member",
-                  password_hash=hash_password(PASSWORD))
-    db.session.add_all([admin, member])
-    db.session.commit()
+    admin, member = people
     token = "Atzr|views-original-token-0123456789"
     standin.register(token, seller_id="A1000000000001", marketplaces=(US, CA))
     mine = create_shop(admin, name="Member Shop", region="NA", mode="single", marketplace_ids=[US],
