@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import has_request_context, request
 from flask_login import current_user
+from sqlalchemy import insert
 
 from .extensions import db
 from .models import AuditEvent
@@ -21,6 +22,8 @@ ACTIONS = (
     "amazon.authorize_started", "amazon.authorize_completed", "amazon.authorize_refused",
 )
 
+_INSERT = insert(AuditEvent.__table__)
+
 
 def _clip(value, limit):
     if value is None:
@@ -29,10 +32,10 @@ def _clip(value, limit):
     return text[:limit]
 
 
-def record(action: str, *, outcome: str = "success", target=None, object_type: str | None = None,
-           object_id: int | None = None, label: str | None = None, detail: str | None = None, user=None,
-           company_id: int | None = None, user_label: str | None = None) -> AuditEvent:
-    """Add an event to the current session; it is saved with the caller's commit."""
+def event_values(action: str, *, outcome: str = "success", target=None, object_type: str | None = None,
+                 object_id: int | None = None, label: str | None = None, detail: str | None = None, user=None,
+                 company_id: int | None = None, user_label: str | None = None) -> dict:
+    """The columns of one event: who (the signed-in user unless given), on what, from where."""
     if user is None and has_request_context() and current_user and current_user.is_authenticated:
         user = current_user
     if target is not None:
@@ -40,12 +43,23 @@ def record(action: str, *, outcome: str = "success", target=None, object_type: s
         object_id = object_id if object_id is not None else getattr(target, "id", None)
         label = label if label is not None else getattr(target, "name", None) or getattr(target, "email", None)
         company_id = company_id or getattr(target, "company_id", None)
-    event = AuditEvent(
-        action=action, outcome=outcome, object_type=object_type, object_id=object_id,
-        object_label=_clip(label, 200), detail=_clip(detail, 500),
-        user_id=getattr(user, "id", None), user_label=_clip(user_label or getattr(user, "email", None), 254),
-        company_id=company_id or getattr(user, "company_id", None),
-        ip=_clip(request.remote_addr, 64) if has_request_context() else "cli",
-    )
+    return {
+        "action": action, "outcome": outcome, "object_type": object_type, "object_id": object_id,
+        "object_label": _clip(label, 200), "detail": _clip(detail, 500),
+        "user_id": getattr(user, "id", None), "user_label": _clip(user_label or getattr(user, "email", None), 254),
+        "company_id": company_id or getattr(user, "company_id", None),
+        "ip": _clip(request.remote_addr, 64) if has_request_context() else "cli",
+    }
+
+
+def record(action: str, **fields) -> AuditEvent:
+    """Add an event to the current session; it is saved with the caller's commit. See event_values."""
+    event = AuditEvent(**event_values(action, **fields))
     db.session.add(event)
     return event
+
+
+def record_many(rows: list[dict]) -> None:
+    """Insert many events (from event_values) in one multi-row statement, within the caller's transaction."""
+    if rows:
+        db.session.execute(_INSERT, rows)

@@ -18,18 +18,18 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .. import audit
 from ..amazon import client as amazon
 from ..amazon.outcomes import describe
 from ..crypto import TokenUnavailable, decrypt_token
 from ..database import write_intent
 from ..extensions import db
-from ..models import CHECK_FAILED, CHECK_VERIFIED, AuditEvent, SellerAuthorization, Shop, ShopMarketplace, utcnow
+from ..models import CHECK_FAILED, CHECK_VERIFIED, SellerAuthorization, Shop, ShopMarketplace, utcnow
 from .lifecycle import EXPIRED, lifecycle
 
 _client_lock = threading.Lock()
@@ -46,7 +46,6 @@ _MARKETPLACES_OF = (select(ShopMarketplace.__table__.c.shop_id, ShopMarketplace.
                     .where(ShopMarketplace.__table__.c.authorization_id == bindparam("authorization_id"))
                     .order_by(ShopMarketplace.__table__.c.shop_id, ShopMarketplace.__table__.c.position))
 _PRESENT = select(_shops.c.id).where(_shops.c.id.in_(bindparam("shop_ids", expanding=True)))
-_INSERT_AUDIT = insert(AuditEvent.__table__)
 _RESULT_UPDATES: dict[tuple[str, ...], object] = {}  # one UPDATE per set of result columns
 
 
@@ -183,31 +182,17 @@ def check_authorization(authorization_id: int, *, force: bool = False) -> CheckR
         written.append(values)
         updates.setdefault(tuple(values), []).append({"shop_id": shop.id, **values})
         code = code or shop_outcome.code
-        events.append(_audit_row(shop, "success" if code == amazon.VERIFIED else "failure", code, finished))
+        events.append(audit.event_values("shop.verified", target=shop, detail=code,
+                                         outcome="success" if code == amazon.VERIFIED else "failure"))
     # Multi-row statements instead of the ORM's unit of work: one UPDATE per set of columns, one INSERT.
     for columns, rows in updates.items():
         db.session.execute(_result_update(columns), rows)
-    if events:
-        db.session.execute(_INSERT_AUDIT, events)
+    audit.record_many(events)
     commit_keeping_objects()
     for shop, values in zip(shops, written):  # the loaded objects show what was written, not flushed again
         for name, value in values.items():
             set_committed_value(shop, name, value)
     return CheckReport(performed=True, outcome=outcome, shop_ids=[shop.id for shop in shops], shops=shops)
-
-
-def _audit_row(shop: Shop, outcome: str, detail: str, when: datetime) -> dict:
-    """One "shop.verified" event as a row for a multi-row insert (the fields audit.record fills)."""
-    user, ip = None, "cli"
-    if has_request_context():
-        ip = request.remote_addr[:64] if request.remote_addr else None
-        if current_user and current_user.is_authenticated:
-            user = current_user
-    email = getattr(user, "email", None)
-    return {"created_at": when, "action": "shop.verified", "outcome": outcome, "object_type": "shop",
-            "object_id": shop.id, "object_label": (shop.name or "")[:200], "detail": detail[:500],
-            "user_id": getattr(user, "id", None), "user_label": email[:254] if email else None,
-            "company_id": shop.company_id or getattr(user, "company_id", None), "ip": ip}
 
 
 def record(shop: Shop, outcome: amazon.VerifyOutcome, when: datetime, *, code: str | None = None) -> None:
