@@ -1,0 +1,4 @@
+// Other shops form: searchable country picker, currency that follows the country.
+(function () {
+  "use strict";
+})();
