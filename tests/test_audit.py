@@ -1,6 +1,7 @@
 """The audit trail: events for what matters, an Activity page for admins, never a secret."""
 import csv
 import io
+import re
 
 import pytest
 from sqlalchemy import select
@@ -78,7 +79,8 @@ def test_activity_csv(client, admin_a, login):
     login(client, admin_a)
     response = client.get("/admin/activity.csv")
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:3] == ["time_utc", "user", "action"]
+    assert rows[0][:3] == ["time (Asia/Shanghai)", "user", "action"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", rows[1][0])  # the portal's zone, spreadsheet-readable
     assert ["auth.login", "success"] == rows[1][2:4]
 
 

@@ -8,10 +8,10 @@ from ..csv_export import csv_cell
 from ..extensions import db
 from ..forms import ChoiceFilter, DayFilter, FilterForm, IdFilter, SearchFilter
 from ..models import AuditEvent, User
-from ..texts import N_, fast_gettext
+from ..texts import N_, fast_gettext, second, zone, zone_name
 
 CSV_LIMIT = 100_000
-ACTIVITY_CSV_HEADER = ["time_utc", "user", "action", "outcome", "object_type", "object_id", "object", "detail", "ip"]
+ACTIVITY_CSV_HEADER = ["time", "user", "action", "outcome", "object_type", "object_id", "object", "detail", "ip"]
 
 
 class UserFilters(FilterForm):
@@ -59,9 +59,15 @@ def activity_query(company_id: int, filters: ActivityFilters):
     return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
 
 
+def activity_csv_header() -> list[str]:
+    """The CSV header; the time column names the zone its times are in, e.g. "time (Asia/Shanghai)"."""
+    return [f"time ({zone_name()})", *ACTIVITY_CSV_HEADER[1:]]
+
+
 def activity_csv_rows(query):
     """The CSV rows of the events of `query` (at most CSV_LIMIT); text cells are safe for spreadsheets."""
+    tz = zone()
     for event in db.session.scalars(query.limit(CSV_LIMIT)):
-        yield [event.created_at.isoformat(timespec="seconds"), csv_cell(event.user_label), event.action, event.outcome,
+        yield [second(event.created_at, tz), csv_cell(event.user_label), event.action, event.outcome,
                event.object_type or "", event.object_id or "", csv_cell(event.object_label), csv_cell(event.detail),
                event.ip or ""]

@@ -14,7 +14,7 @@ from ..pagination import paginate
 from ..views import finish
 from . import bp
 from .forms import AddUserForm, ResetPasswordForm, RoleForm
-from .queries import ACTIVITY_CSV_HEADER, ActivityFilters, UserFilters, activity_csv_rows, activity_query, search_users
+from .queries import ActivityFilters, UserFilters, activity_csv_header, activity_csv_rows, activity_query, search_users
 
 
 @bp.route("/users")
@@ -119,4 +119,4 @@ def activity():
 @admin_required
 def activity_csv():
     rows = activity_csv_rows(activity_query(current_user.company_id, ActivityFilters()))
-    return csv_response("activity.csv", ACTIVITY_CSV_HEADER, rows)
+    return csv_response("activity.csv", activity_csv_header(), rows)
