@@ -1,5 +1,8 @@
 """The read side of the other-stores pages: list filters (forms over the query string) and list queries."""
-from sqlalchemy import or_, select
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..csv_export import csv_cell
@@ -7,7 +10,7 @@ from ..extensions import db
 from ..forms import ChoiceFilter, DayFilter, FilterForm, SearchFilter
 from ..models import Order, OtherStore, OtherStoreAssignment, OtherStoreCountry
 from ..pagination import Page, paginate
-from ..texts import N_, fast_gettext
+from ..texts import N_, csv_amount, day, fast_gettext
 from .catalog import country_choices, platform_choices
 from .forms import status_labels
 from .services import store_orders
@@ -75,9 +78,40 @@ def orders_page(query, raw_page) -> Page:
     return paginate(query.order_by(Order.order_date.desc(), Order.id.desc()), raw_page)
 
 
+# Orders that brought no money: shown apart under the totals, never counted in them.
+NOT_COUNTED = ("refunded", "cancelled")
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    """The orders of one currency: what they add up to, and the refunded/cancelled ones left out."""
+    currency: str
+    total: Decimal
+    count: int
+    excluded_total: Decimal
+    excluded_count: int
+
+
+def _cents(value) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))  # SQLite sums NUMERIC as float
+
+
+def order_totals(query) -> list[CurrencyTotal]:
+    """Totals per currency of the orders of `query`, in one aggregate query: refunded and cancelled
+    orders are not counted in the total, but summed apart so the page can say what was left out."""
+    sub = query.order_by(None).subquery()
+    left_out = sub.c.status.in_(NOT_COUNTED)
+    counted_total, counted = case((left_out, None), else_=sub.c.total), case((left_out, None), else_=1)
+    statement = (select(sub.c.currency, func.sum(counted_total), func.count(counted),
+                        func.sum(case((left_out, sub.c.total))), func.count(case((left_out, 1))))
+                 .group_by(sub.c.currency).order_by(sub.c.currency))
+    return [CurrencyTotal(currency, _cents(total), count, _cents(excluded_total), excluded_count)
+            for currency, total, count, excluded_total, excluded_count in db.session.execute(statement)]
+
+
 def order_csv_rows(query):
     """The CSV rows of the orders of `query`, oldest first; text cells are safe for spreadsheets."""
     labels = status_labels()
     for order in db.session.scalars(query.order_by(Order.order_date, Order.id)):
-        yield [csv_cell(order.order_number), order.order_date.isoformat(), csv_cell(str(labels[order.status])),
-               order.currency, f"{order.total:.2f}", csv_cell(order.buyer_name), csv_cell(order.notes), order.source]
+        yield [csv_cell(order.order_number), day(order.order_date), csv_cell(str(labels[order.status])),
+               order.currency, csv_amount(order.total), csv_cell(order.buyer_name), csv_cell(order.notes), order.source]

@@ -1,5 +1,3 @@
-from datetime import date
-
 from flask import abort, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,14 +11,15 @@ from ..csv_export import csv_response
 from ..extensions import db
 from ..forms import AssignForm, ConfirmForm, FormError, show_error
 from ..htmx import render_page
-from ..models import OtherStore, OtherStoreAssignment
-from ..texts import N_
+from ..models import OtherStore, OtherStoreAssignment, utcnow
+from ..texts import N_, day
 from ..views import assign_dialog, finish
 from . import bp
 from .forms import OrderForm, StoreForm, status_labels
-from .queries import OrderFilters, StoreFilters, filtered_orders, order_csv_rows, orders_page, stores_page
+from .queries import (OrderFilters, StoreFilters, filtered_orders, order_csv_rows, order_totals, orders_page,
+                      stores_page)
 from .services import delete_order as remove_order
-from .services import delete_store, save_order, save_store, totals_by_currency
+from .services import delete_store, save_order, save_store
 
 ORDER_CSV_HEADER = (N_("Order number"), N_("Order date"), N_("Status"), N_("Currency"), N_("Total amount"),
                     N_("Buyer name"), N_("Notes"), N_("Source"))
@@ -76,7 +75,7 @@ def detail(store_id: int):
     filters = OrderFilters()
     query = filtered_orders(store, filters)
     return render_page("other_stores/detail.html", "orders", store=store, filters=filters, args=filters.args(),
-                       page=orders_page(query, request.args.get("page")), totals=totals_by_currency(query),
+                       page=orders_page(query, request.args.get("page")), totals=order_totals(query),
                        statuses=status_labels(), nav="other_stores")
 
 
@@ -158,5 +157,5 @@ def delete_order(store_id: int, order_id: int):
 def export_orders(store_id: int):
     store = get_visible_store_or_404(current_user, store_id)
     rows = order_csv_rows(filtered_orders(store, OrderFilters()))
-    return csv_response(f"orders-store-{store.id}-{date.today().isoformat()}.csv",
+    return csv_response(f"orders-store-{store.id}-{day(utcnow())}.csv",
                         [_(text) for text in ORDER_CSV_HEADER], rows)

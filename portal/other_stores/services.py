@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import (ORDER_SOURCE_MANUAL, ROLE_MEMBER, Order, OtherStore, OtherStoreAssignment, OtherStoreCountry,
@@ -82,10 +82,3 @@ def save_order(user: User, store: OtherStore, order: Order | None, *, order_numb
     db.session.flush()
     return order
 
-
-def totals_by_currency(query) -> list[tuple[str, Decimal, int]]:
-    """(currency, total, count) for the orders of `query`, summed exactly in the database."""
-    sub = query.order_by(None).subquery()
-    rows = db.session.execute(select(sub.c.currency, func.sum(sub.c.total), func.count())
-                              .group_by(sub.c.currency).order_by(sub.c.currency))
-    return [(currency, Decimal(total).quantize(Decimal("0.01")), count) for currency, total, count in rows]
