@@ -16,7 +16,7 @@ from .authorize import amazon_context
 from .forms import EditShopForm, ReauthorizeForm, ShopForm, guidance
 from .lifecycle import bounds, lifecycle
 from .queries import ShopFilters, attention_counts, bulk_members, list_page
-from .rows import RowBuilder, shop_status
+from .rows import RowBuilder, shop_status, throttled_note
 from .saving import save_shop, saved, token_saved
 from .services import create_shop, delete_shop, replace_token, update_shop
 from .verify import check_authorization
@@ -186,9 +186,8 @@ def verify(shop_id: int):
     # The check updates the loaded shop (and its siblings) in place: the answer renders from them.
     report = check_authorization(shop.authorization_id)
     if not is_htmx():
-        if not report.performed and report.seconds_since is not None:
-            flash(_("Checked %(seconds)d seconds ago; the next check with Amazon is possible in %(wait)d seconds.",
-                    seconds=report.seconds_since, wait=report.wait_seconds), "info")
+        if not report.performed and report.retry_at is not None:
+            flash(throttled_note(report), "info")
         return redirect(url_for("shops.detail", shop_id=shop.id), 303)
     if target == "detail":
         return render_template("shops/_status.html", status=shop_status(shop, report, panel=True))

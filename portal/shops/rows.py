@@ -6,16 +6,18 @@ translated once per request (`Texts`); URLs come from url_for through one cached
 The status cell is shared by the row and the shop's page (`status_html`)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
+from ..amazon.client import DEFAULT_THROTTLE_SECONDS, THROTTLED
 from ..amazon.marketplaces import display_name, marketplace_by_id
-from ..models import CHECK_FAILED, CHECK_VERIFIED
-from ..texts import ago, translations, ymd, zone
+from ..models import CHECK_FAILED, CHECK_VERIFIED, utcnow
+from ..texts import ago, clock, translations, ymd, zone
 from ..urls import UrlBuilder
 from .lifecycle import EXPIRED, EXPIRING, Bounds, bounds, lifecycle_at
 from .verify import status_view
@@ -62,8 +64,9 @@ class Texts:
         self.last_good = _("Last good check: %(when)s.")
         self.request_id = _("Amazon request ID of the latest attempt (for Amazon support):")
         self.select = _("Select %(name)s")
-        self.throttled = _("Checked %(seconds)d seconds ago; the next check with Amazon is possible in %(wait)d "
-                           "seconds.")
+        self.throttled = _("Already checked with Amazon %(when)s; you can check again at %(time)s.")
+        self.retry_at = _("You can check again at %(time)s. The saved shop and its last status are unchanged.")
+        self.retry_now = _("You can check again now. The saved shop and its last status are unchanged.")
         self.verify, self.details, self.nobody = _("Verify"), _("Details"), _("Nobody yet")
         self.csrf = generate_csrf()
         self.zone = zone()
@@ -100,16 +103,38 @@ def status_html(shop, authorized_at: datetime, limits: Bounds, texts: Texts, rep
         parts.append(f'<br><small class="muted">{escape(texts.checked % {"when": ago(shop.checked_at, now, catalog)})}</small>')
     if view["attempt"]:
         message, step = view["attempt"]
+        if shop.attempt_code == THROTTLED:  # "try again in 63 seconds" would stay on the page for days
+            step = amazon_retry_step(shop, now, texts)
         last_good = (" " + texts.last_good % {"when": ago(shop.last_good_at, now, catalog)}) if shop.last_good_at else ""
         parts.append(f'<p class="check-message warn"><small>{escape(texts.attempt % {"when": ago(shop.attempt_at, now, catalog)})} '
                      f'{escape(message)} <strong>{escape(step)}</strong>{escape(last_good)}</small></p>')
     if panel and getattr(shop, "attempt_request_id", None):
         parts.append(f'<br><small class="muted">{escape(texts.request_id)} <code>{escape(shop.attempt_request_id)}</code></small>')
-    if report is not None and not report.performed and report.seconds_since is not None:
-        note = texts.throttled % {"seconds": report.seconds_since, "wait": report.wait_seconds}
+    if report is not None and not report.performed and report.retry_at is not None:
+        note = throttled_note(report, now, texts)
         parts.append(f'<p class="check-message info" role="status"><small>{escape(note)}</small></p>')
     parts.append("</div>")
     return Markup("".join(parts))
+
+
+def throttled_note(report, now: datetime | None = None, texts: Texts | None = None) -> str:
+    """Our own throttle held a Verify back: when Amazon was last asked, and the clock time of the next check
+    (from the stored claim time, so the text is right whenever it is shown)."""
+    now, texts = now or utcnow(), texts or Texts()
+    return texts.throttled % {"when": ago(now - timedelta(seconds=report.seconds_since), now, texts.catalog),
+                              "time": clock(report.retry_at, now, texts.zone)}
+
+
+def amazon_retry_step(shop, now: datetime, texts: Texts) -> str:
+    """Amazon throttled the latest attempt: the clock time it allows the next one, from the stored attempt."""
+    try:
+        seconds = json.loads(shop.attempt_data or "{}").get("retry_after") or DEFAULT_THROTTLE_SECONDS
+        retry_at = shop.attempt_at + timedelta(seconds=float(seconds))
+    except (ValueError, TypeError, AttributeError):
+        retry_at = shop.attempt_at + timedelta(seconds=DEFAULT_THROTTLE_SECONDS)
+    if retry_at <= now:
+        return texts.retry_now
+    return texts.retry_at % {"time": clock(retry_at, now, texts.zone)}
 
 
 class RowBuilder:

@@ -7,6 +7,7 @@ objects, and reloading them from a broken connection would turn a saved change i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app, flash, url_for
 from flask_babel import gettext as _
@@ -15,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..forms import show_error
 from ..htmx import hx_redirect
-from ..models import MODE_MULTI
+from ..models import MODE_MULTI, utcnow
+from ..texts import ago, clock
 from .services import ShopError
 from .verify import check_authorization
 
@@ -75,9 +77,11 @@ def token_saved(facts: Saved):
     flash(_("New authorization saved for “%(name)s”. It is valid for %(days)d days from the day it was authorized.",
             name=facts.name, days=current_app.config["AUTHORIZATION_VALIDITY_DAYS"]), "success")
     report = check_authorization(facts.authorization_id)
-    if not report.performed and report.wait_seconds is not None:
-        flash(_("Amazon was asked about this authorization %(seconds)d seconds ago, so it was not checked again now. "
-                "Click Verify in %(wait)d seconds.", seconds=report.seconds_since, wait=report.wait_seconds), "info")
+    if not report.performed and report.retry_at is not None:
+        now = utcnow()
+        flash(_("Amazon was asked about this authorization %(when)s, so it was not checked again now. "
+                "You can check again at %(time)s.", when=ago(now - timedelta(seconds=report.seconds_since), now),
+                time=clock(report.retry_at, now)), "info")
     if facts.others:
         flash(_("The same authorization is used by: %(shops)s.", shops="、".join(facts.others)), "info")
     return hx_redirect(url_for("shops.detail", shop_id=facts.shop_id))

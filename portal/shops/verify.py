@@ -75,6 +75,7 @@ class CheckReport:
     outcome: amazon.VerifyOutcome | None = None
     seconds_since: int | None = None
     wait_seconds: int | None = None
+    retry_at: datetime | None = None  # throttled: when the next check with Amazon is allowed
     shop_ids: list[int] = field(default_factory=list)
     shops: list[Shop] = field(default_factory=list)  # the shops the answer was recorded on
 
@@ -139,7 +140,8 @@ def check_authorization(authorization_id: int, *, force: bool = False) -> CheckR
             return CheckReport(performed=False)
         since = int((now - claimed_at[0]).total_seconds()) if claimed_at[0] else 0
         return CheckReport(performed=False, seconds_since=max(since, 0),
-                           wait_seconds=max(throttle_seconds() - since, 1))
+                           wait_seconds=max(throttle_seconds() - since, 1),
+                           retry_at=(claimed_at[0] or now) + timedelta(seconds=throttle_seconds()))
 
     # Everything Amazon needs is read in the claim's transaction; the HTTP call below runs with no
     # transaction open. Each shop comes with its authorization (joined); the marketplace ids in one select.
