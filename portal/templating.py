@@ -22,7 +22,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["country_label"] = country_name
 
 
-def _minute_any_format(value, format=None):  # noqa: A002 - Flask-Babel's argument name
+def _minute_any_format(value, format=None):  # Flask-Babel's signature; every format gives the one format
     return minute(value)
 
 

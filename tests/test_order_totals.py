@@ -8,7 +8,12 @@ import pytest
 from sqlalchemy import event
 
 from portal.extensions import db
-from portal.other_stores.queries import CurrencyTotal, OrderFilters, filtered_orders, order_totals
+from portal.other_stores.queries import (
+    CurrencyTotal,
+    OrderFilters,
+    filtered_orders,
+    order_totals,
+)
 from portal.other_stores.services import save_order, save_store
 
 HX = {"HX-Request": "true"}
