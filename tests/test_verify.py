@@ -144,6 +144,16 @@ def test_throttled_is_not_retried_and_the_next_window_verifies(admin_client, peo
     assert standin.counts["participations"] == 2
 
 
+def test_an_old_amazon_throttle_says_the_check_is_possible_now(admin_client, people, standin):
+    shop = bind(people, standin, scenario="throttled_once")
+    verify(admin_client, shop)
+    db.session.execute(db.update(Shop).where(Shop.id == shop.id).values(attempt_at=utcnow() - timedelta(minutes=10)))
+    db.session.commit()
+    page = admin_client.get(f"/shops/{shop.id}").get_data(as_text=True)
+    assert "You can check again now." in page and "You can check again at" not in page
+    assert "Latest attempt 10 minutes ago did not get an answer" in page
+
+
 def test_the_latest_attempts_request_id_is_stored_and_shown(admin_client, people, standin):
     shop = bind(people, standin, scenario="not_found_404")
     response = admin_client.post(f"/shops/{shop.id}/verify", data={"view": "detail"}, headers=HX)
