@@ -65,6 +65,9 @@ class Texts:
         self.throttled = _("Checked %(seconds)d seconds ago; the next check with Amazon is possible in %(wait)d "
                            "seconds.")
         self.verify, self.details, self.nobody = _("Verify"), _("Details"), _("Nobody yet")
+        # The column headings again, as the labels of a row's cells when the table shows as cards (phones).
+        self.heading = {"region": _("Region"), "countries": _("Countries"), "seller_id": _("Seller ID"),
+                        "status": _("Status"), "dates": _("Authorized / expires"), "staff": _("Staff")}
         self.csrf = generate_csrf()
         self.zone = zone()
         self.locale = get_locale()
