@@ -8,7 +8,7 @@ WORKERS ?= 2
 THREADS ?= 4
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: run test migrate translations extract-messages demo bench clean
+.PHONY: run test migrate translations extract-messages demo screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(VENV)/.dev translations
 # The portal against a stand-in Amazon, with demo shops in every state (offline, own database).
 demo: $(VENV)/.runtime translations
 	$(BIN)/python -m devtools.demo --host $(HOST) --port $(PORT)
+
+# The README's screenshots (docs/screenshot-shops*.png), desktop and phone, from the demo in Chromium.
+screenshots: $(VENV)/.dev translations
+	$(BIN)/python -m devtools.screenshots
 
 # Benchmark at a large company's scale (bench/README.md); its tools are not product dependencies.
 bench: $(VENV)/.runtime translations

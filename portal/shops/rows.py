@@ -68,6 +68,9 @@ class Texts:
         self.retry_at = _("You can check again at %(time)s. The saved shop and its last status are unchanged.")
         self.retry_now = _("You can check again now. The saved shop and its last status are unchanged.")
         self.verify, self.details, self.nobody = _("Verify"), _("Details"), _("Nobody yet")
+        # The column headings again, as the labels of a row's cells when the table shows as cards (phones).
+        self.heading = {"region": _("Region"), "countries": _("Countries"), "seller_id": _("Seller ID"),
+                        "status": _("Status"), "dates": _("Authorized / expires"), "staff": _("Staff")}
         self.csrf = generate_csrf()
         self.zone = zone()
         self.locale = get_locale()
