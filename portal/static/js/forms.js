@@ -37,7 +37,7 @@
   // A preserved control (hx-preserve) is the browser's own element, not the server's: give it the
   // state of the error text the server sent with the form.
   function syncPreserved(root) {
-    root.querySelectorAll("[hx-preserve]").forEach(function (el) {
+    root.querySelectorAll("[data-keep-typed]").forEach(function (el) {
       var error = document.getElementById(el.id + "-error");
       if (error) {
         el.setAttribute("aria-invalid", "true");
