@@ -234,3 +234,34 @@ def test_user_shops_saves_the_ticks_of_every_page(live_server_factory, new_page)
     page.get_by_role("button", name="Save changes").click()
     expect(flash(page)).to_contain_text("Shops of Mei Member saved.")
     assert assigned_names(live_server, member_id) == {first_page[0], last}
+
+
+def test_reauthorize_keeps_the_pasted_token_until_the_box_is_ticked(live_server, page):
+    seed_company(live_server)
+    from portal.extensions import db
+    from portal.models import User
+    from portal.shops.services import create_shop
+
+    with live_server.app.app_context():
+        admin = db.session.scalars(db.select(User).where(User.role == "admin")).one()
+        shop_id = create_shop(admin, name="Old token shop", region="NA", mode="single",
+                              marketplace_ids=["ATVPDKIKX0DER"], seller_id="A9REAUTHSELLER",
+                              token="Atzr|IwEBIOld-token-of-the-shop-0000-abcdef").shop.id
+        db.session.commit()
+        db.session.remove()
+    sign_in(page, live_server, "ada@example.com")
+    page.goto(f"{live_server.url}/shops/{shop_id}")
+    page.get_by_role("button", name="Re-authorize").click()
+    box = dialog(page)
+    token = box.get_by_label("New authorization token (refresh token)")
+    token.fill(TOKEN)
+    box.get_by_role("button", name="Save new authorization").click()  # the box is not ticked
+    ticked = box.get_by_label("I have re-authorized the application in Seller Central")
+    expect(box.locator("#authorized-error")).to_contain_text("Re-authorize in Seller Central first")
+    expect(ticked).to_be_focused()
+    expect(token).to_have_value(TOKEN)
+    ticked.check()
+    expect(box.locator("#authorized-error")).to_have_count(0)
+    box.get_by_role("button", name="Save new authorization").click()
+    expect(box).to_be_hidden()
+    assert stored_token_last4(live_server, "Old token shop") == TOKEN[-4:]
