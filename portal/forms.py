@@ -41,12 +41,12 @@ def has_invisible(value: str) -> bool:
 
 def plain_text(form, field):
     """Refuse control, format (zero-width, bidi) and unassigned characters in a text field."""
-    if field.data and has_invisible(field.data):
+    if field.data and not field.errors and has_invisible(field.data):
         raise ValidationError(_l("Remove invisible or control characters from this field."))
 
 
 def email_address(form, field):
-    if field.data and not EMAIL_RE.match(field.data):
+    if field.data and not field.errors and not EMAIL_RE.match(field.data):
         raise ValidationError(_l("Enter an email address such as name@example.com."))
 
 
@@ -68,11 +68,13 @@ class FormError(ValueError):
 
 def show_error(form, error: FormError, default: str, aliases: dict | None = None) -> None:
     """Put `error` on the form field it names (or on `default`); `aliases` maps a field name to the one
-    the form shows instead (e.g. the single-country select for the multi-country list)."""
+    the form shows instead (e.g. the single-country select for the multi-country list). A field that
+    already has an error keeps only that one: one message per problem."""
     name = error.field or default
     name = (aliases or {}).get(name, name)
     field = getattr(form, name, None) or getattr(form, default)
-    field.errors = list(field.errors) + [error.message]
+    if not field.errors:
+        field.errors = [error.message]
 
 
 class ConfirmForm(FlaskForm):

@@ -43,15 +43,16 @@ def new_user():
     return render_page("admin/new_user.html", "dialog", form=form)
 
 
-def _row(user: User, error: str | None = None, *, commit: bool = False):
-    """The user's row for htmx (rendered before the commit, so it never reads expired attributes), else
-    back to the list with the error as a message."""
-    body = render_template("admin/_user_row.html", user=user, row_error=error) if is_htmx() else None
+def _row(user: User, error: str | None = None, *, commit: bool = False, message: str | None = None):
+    """The user's row for htmx (rendered before the commit, so it never reads expired attributes), with
+    `message` for #messages; else back to the list with the error or the message flashed."""
+    body = render_template("admin/_user_row.html", user=user, row_error=error, row_message=message) \
+        if is_htmx() else None
     if commit:
         db.session.commit()
     if body is None:
-        if error:
-            flash(error, "error")
+        if error or message:
+            flash(error or message, "error" if error else "success")
         return redirect(url_for("admin.users"), 303)
     return body
 
@@ -69,7 +70,8 @@ def change_role(user_id: int):
         db.session.rollback()
         return _row(get_company_user_or_404(current_user, user_id), str(error.message))
     record("user.role_changed", target=user, detail=f"role={user.role}")
-    return _row(user, commit=True)
+    role = _("Admin") if user.is_admin else _("Member")
+    return _row(user, commit=True, message=_("Saved: %(name)s is now %(role)s.", name=user.display_name, role=role))
 
 
 @bp.route("/users/<int:user_id>/<any(deactivate, reactivate):action>", methods=["POST"])

@@ -40,7 +40,7 @@ def mode_choices():
 class MarketplaceFieldsMixin:
     """Mode + marketplaces that follow the chosen region; shared by the add and edit forms."""
 
-    mode = RadioField(_l("Countries"), choices=mode_choices, default=MODE_SINGLE)
+    mode = RadioField(_l("Sells in"), choices=mode_choices, default=MODE_SINGLE)
     marketplace = SelectField(_l("Country"), validate_choice=False)
     marketplaces = CheckboxList(_l("Countries"), validate_choice=False)
 
@@ -94,13 +94,13 @@ class AuthorizedOnMixin:
             self.authorized_on.data = today  # not sent (or emptied): today
             self.authorized_on.errors = []
             return True
-        if chosen is None:
+        if chosen is None or self.authorized_on.errors:
             return False  # DateField already said "Not a valid date value."
         if chosen > today:
-            self.authorized_on.errors = list(self.authorized_on.errors) + [_l("The date cannot be in the future.")]
+            self.authorized_on.errors = [_l("The date cannot be in the future.")]
             return False
         if chosen <= today - timedelta(days=days):
-            self.authorized_on.errors = list(self.authorized_on.errors) + [
+            self.authorized_on.errors = [
                 _l("A token authorized %(days)d days ago or earlier has expired. Authorize again and paste the new "
                    "token.", days=days)]
             return False
@@ -129,17 +129,20 @@ class ShopForm(AuthorizedOnMixin, MarketplaceFieldsMixin, FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         ok = self.check_marketplaces() and ok
-        try:
-            self.seller_id.data = normalize_seller_id(self.seller_id.data or "")
-        except InputProblem as problem:
-            show_error(self, problem, "seller_id")
-            ok = False
+        if not self.seller_id.errors:  # an empty Seller ID already says "required"
+            try:
+                self.seller_id.data = normalize_seller_id(self.seller_id.data or "")
+            except InputProblem as problem:
+                show_error(self, problem, "seller_id")
+                ok = False
         ok = self.check_authorized_on() and ok
         return _check_token_field(self.token) and ok
 
 
 def _check_token_field(field) -> bool:
     """Normalize a pasted refresh token in place; False (with the field's message) when it is not one."""
+    if field.errors:
+        return False  # too long: that message is enough
     if not field.data:
         return True
     try:

@@ -14,16 +14,63 @@
     if (closer) { event.preventDefault(); closeDialog(); }
   });
 
-  // A click on the backdrop (outside the article) closes the dialog.
+  // Changed since the dialog opened: an outside click or Escape then asks before dropping the changes.
+  var changed = false;
+  function noteChange(event) {
+    var d = dialog();
+    if (d && d.open && d.contains(event.target) && event.target.matches("input, select, textarea")) { changed = true; }
+  }
+  document.addEventListener("input", noteChange);
+  document.addEventListener("change", noteChange);
+
+  // True when the dialog may close: nothing changed, or the user agreed to drop the changes.
+  function mayDiscard() {
+    var d = dialog();
+    var asker = d && d.querySelector("[data-discard-confirm]");
+    if (!changed || !asker) { return true; }
+    return window.confirm(asker.getAttribute("data-discard-confirm"));
+  }
+
+  // A click on the backdrop (outside the article) closes the dialog; a press that started inside (a
+  // text selection dragged out) does not.
+  var pressedOnBackdrop = false;
+  document.addEventListener("mousedown", function (event) { pressedOnBackdrop = event.target === dialog(); });
   document.addEventListener("click", function (event) {
     var d = dialog();
-    if (d && event.target === d) { closeDialog(); }
+    if (d && d.open && event.target === d && pressedOnBackdrop && mayDiscard()) { closeDialog(); }
+  });
+
+  function watchDialog() {
+    var d = dialog();
+    if (!d || d.dataset.watched) { return; }
+    d.dataset.watched = "1";
+    // Escape fires `cancel`.
+    d.addEventListener("cancel", function (event) { if (!mayDiscard()) { event.preventDefault(); } });
+    // A closed dialog keeps nothing: the next one starts empty (no typed token carried over).
+    d.addEventListener("close", function () {
+      changed = false;
+      var body = document.getElementById("dialog-body");
+      if (body) { body.replaceChildren(); }
+    });
+  }
+  watchDialog();
+  document.addEventListener("DOMContentLoaded", watchDialog);
+
+  // A form in the dialog answered without field errors: what was typed is saved, nothing to ask.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var d = dialog();
+    var config = event.detail.requestConfig;
+    if (d && d.open && config && config.verb === "post" && d.contains(event.detail.target) &&
+        !d.querySelector(".field-error, [aria-invalid=true], .flash-error")) {
+      changed = false;
+    }
   });
 
   // Forms and links that open a page in the dialog: show it once htmx has put the content in.
   document.addEventListener("htmx:afterSwap", function (event) {
     var d = dialog();
     if (d && event.detail.target && event.detail.target.id === "dialog-body" && !d.open) {
+      changed = false;
       d.showModal();
       var first = d.querySelector("input:not([type=hidden]), select, textarea");
       if (first) { first.focus(); }
