@@ -5,6 +5,7 @@
   var BULK_CONCURRENCY = 2; // Verify requests in flight at once during a bulk Verify
   var bulkRows = {};        // row ids whose Verify a bulk run started (no focus move for those)
   var tickedRows = {};      // row id -> whether its checkbox was ticked when its Verify started
+  var paging = false;       // a pager link's request is under way
 
   function results() { return document.getElementById("results"); }
 
@@ -75,12 +76,17 @@
 
   // --- after swaps: keep ticks, focus, announce --------------------------------------------------
   document.addEventListener("htmx:beforeRequest", function (event) {
-    var row = event.detail.elt.closest && event.detail.elt.closest("table.shops tbody tr[id]");
+    var elt = event.detail.elt;
+    // By the time the new page has settled htmx reports the target as the requesting element (the
+    // pager link is gone): remember here that this request pages.
+    if (elt.closest && elt.closest("#results .pager")) { paging = true; }
+    var row = elt.closest && elt.closest("table.shops tbody tr[id]");
     var box = row && row.querySelector("input[name=shop_ids]");
     if (box) { tickedRows[row.id] = box.checked; }
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
+    if (!event.detail.successful) { paging = false; }
     var row = event.detail.elt.closest && event.detail.elt.closest("table.shops tbody tr[id]");
     if (row && !event.detail.successful) { delete bulkRows[row.id]; delete tickedRows[row.id]; }
   });
@@ -120,8 +126,9 @@
 
   // Paging: show the top of the new page and put focus there (not on a link that no longer exists).
   document.addEventListener("htmx:afterSettle", function (event) {
-    var target = event.detail.target, elt = event.detail.elt;
-    if (!target || target.id !== "results" || !elt || !elt.closest || !elt.closest(".pager")) { return; }
+    var target = event.detail.target;
+    if (!paging || !target || target.id !== "results") { return; }
+    paging = false;
     var heading = target.querySelector(".results-heading");
     target.scrollIntoView({block: "start"});
     if (heading) { heading.focus({preventScroll: true}); }
