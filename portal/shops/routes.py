@@ -79,22 +79,28 @@ def _created(result):
     if replaced:
         record("shop.token_replaced", target=shop, detail="new token entered with a new shop")
     name, seller, others = shop.name, shop.seller_id, result.other_shops
-    added = added_row(shop, _list_under_dialog(), current_user)  # built before the commit expires the shop
+    under = _list_under_dialog()
+    added = added_row(shop, under, current_user)  # built before the commit expires the shop
     db.session.commit()
     flash(_("Shop “%(name)s” added. Click Verify to check the binding with Amazon.", name=name), "success")
     if replaced and others:
         flash(_("The new token replaced the stored one for seller %(seller)s; it is now used by its other "
                 "shops too: %(shops)s.", seller=seller, shops="、".join(others)), "info")
     if added is not None:
-        builder, row = added
-        return render_template("shops/_added.html", row=row, view=_list_under_dialog(), labels=builder.texts), {
-            "HX-Retarget": ROWS_TARGET, "HX-Reswap": "afterbegin", "HX-Trigger": "closeDialog"}
+        return _row_added(under, *added)
     back = request.args.get("from") == "mine" or not current_user.is_admin
     return hx_redirect(url_for("shops.my_shops" if back else "shops.shop_list"))
 
 
 # The list's rows, where a new shop's row goes (first) when the New shop dialog was opened over the list.
 ROWS_TARGET = "#results table.shops > tbody"
+
+
+def _row_added(view: str, builder, row):
+    """The new shop's row, first in the open list (highlighted), the flash messages out of band, and the
+    dialog closed (app.js listens to closeDialog): no page load, the list stays on its page and filters."""
+    body = render_template("shops/_added.html", row=row, view=view, labels=builder.texts)
+    return body, {"HX-Retarget": ROWS_TARGET, "HX-Reswap": "afterbegin", "HX-Trigger": "closeDialog"}
 
 
 def _list_under_dialog() -> str | None:
