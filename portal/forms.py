@@ -8,7 +8,7 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Form, PasswordField, SelectChoice, SelectField, SelectMultipleField, StringField, ValidationError
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import AnyOf, DataRequired, Length
 
 from .fields import db_id
 from .fields import parse_db_id as parse_id  # one rule for ids typed by users: ASCII digits, in range
@@ -91,6 +91,7 @@ class AssignForm(FlaskForm):
 class BulkAssignForm(FlaskForm):
     user_id = SelectField(_l("Staff member"), coerce=db_id, validate_choice=False)
     shop_ids = SelectMultipleField(coerce=db_id, validate_choice=False)
+    action = StringField(default="assign", validators=[AnyOf(("assign", "remove"))])  # assign to / remove from
 
 
 def parse_day(text) -> date | None:

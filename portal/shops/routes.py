@@ -14,9 +14,9 @@ from ..views import finish
 from . import bp
 from .authorize import amazon_context
 from .forms import EditShopForm, ReauthorizeForm, ShopForm, guidance
-from .lifecycle import bounds, lifecycle
+from .lifecycle import lifecycle
 from .queries import ShopFilters, attention_counts, bulk_members, list_page
-from .rows import RowBuilder, shop_status, throttled_note
+from .rows import added_row, list_builder, shop_status, throttled_note
 from .saving import save_shop, saved, token_saved
 from .services import create_shop, delete_shop, replace_token, update_shop
 from .verify import check_authorization
@@ -35,7 +35,7 @@ def my_shops():
 
 
 def _list(view: str, base):
-    everything, filters, builder = view == "all", ShopFilters(), RowBuilder(bounds())
+    everything, filters, builder = view == "all", ShopFilters(), list_builder(current_user, view)
     # The banner is outside the results block: htmx fragments (search, paging) skip its query.
     attention = None if is_htmx() else attention_counts(base, builder.limits)
     page = list_page(base, filters, request.args.get("page"), with_staff=everything, builder=builder,
@@ -79,13 +79,35 @@ def _created(result):
     if replaced:
         record("shop.token_replaced", target=shop, detail="new token entered with a new shop")
     name, seller, others = shop.name, shop.seller_id, result.other_shops
+    under = _list_under_dialog()
+    added = added_row(shop, under, current_user)  # built before the commit expires the shop
     db.session.commit()
     flash(_("Shop “%(name)s” added. Click Verify to check the binding with Amazon.", name=name), "success")
     if replaced and others:
         flash(_("The new token replaced the stored one for seller %(seller)s; it is now used by its other "
                 "shops too: %(shops)s.", seller=seller, shops="、".join(others)), "info")
+    if added is not None:
+        return _row_added(under, *added)
     back = request.args.get("from") == "mine" or not current_user.is_admin
     return hx_redirect(url_for("shops.my_shops" if back else "shops.shop_list"))
+
+
+# The list's rows, where a new shop's row goes (first) when the New shop dialog was opened over the list.
+ROWS_TARGET = "#results table.shops > tbody"
+
+
+def _row_added(view: str, builder, row):
+    """The new shop's row, first in the open list (highlighted), the flash messages out of band, and the
+    dialog closed (app.js listens to closeDialog): no page load, the list stays on its page and filters."""
+    body = render_template("shops/_added.html", row=row, view=view, labels=builder.texts)
+    return body, {"HX-Retarget": ROWS_TARGET, "HX-Reswap": "afterbegin", "HX-Trigger": "closeDialog"}
+
+
+def _list_under_dialog() -> str | None:
+    """The list ("all" / "mine") shown under the dialog, as list.js tells htmx requests (X-Shop-List),
+    or None: no list there (a full page, an empty list). Only decides what to render, never access."""
+    view = request.headers.get("X-Shop-List") if is_htmx() else None
+    return view if view in ("all", "mine") else None
 
 
 @bp.route("/shops/form-fields")
@@ -191,6 +213,16 @@ def verify(shop_id: int):
         return redirect(url_for("shops.detail", shop_id=shop.id), 303)
     if target == "detail":
         return render_template("shops/_status.html", status=shop_status(shop, report, panel=True))
-    builder = RowBuilder(bounds())
+    return _verified_row(shop, view, report, from_list=target in ("all", "mine"))
+
+
+def _verified_row(shop, view: str, report, *, from_list: bool):
+    """The shop's row after a Verify; from the list, with the attention banner counted afresh."""
+    builder = list_builder(current_user, view)
     row = builder.from_shop(shop, with_staff=view == "all", report=report)
-    return render_template("shops/_row.html", row=row, view=view, labels=builder.texts)
+    if not from_list:
+        return render_template("shops/_row.html", row=row, view=view, labels=builder.texts)
+    base = visible_shops(current_user) if view == "all" else assigned_shops(current_user)
+    return render_template("shops/_verified.html", row=row, view=view, labels=builder.texts,
+                           attention=attention_counts(base, builder.limits),
+                           endpoint="shops.shop_list" if view == "all" else "shops.my_shops")

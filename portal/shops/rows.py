@@ -47,6 +47,7 @@ class ShopRow:
     authorized: str
     expires: str
     staff: str  # "" means nobody yet
+    reauthorize_url: str = ""  # "" when the row offers no Re-authorize
 
 
 class Texts:
@@ -71,6 +72,7 @@ class Texts:
         # The column headings again, as the labels of a row's cells when the table shows as cards (phones).
         self.heading = {"region": _("Region"), "countries": _("Countries"), "seller_id": _("Seller ID"),
                         "status": _("Status"), "dates": _("Authorized / expires"), "staff": _("Staff")}
+        self.reauthorize = _("Re-authorize")
         self.csrf = generate_csrf()
         self.zone = zone()
         self.locale = get_locale()
@@ -140,14 +142,25 @@ def amazon_retry_step(shop, now: datetime, texts: Texts) -> str:
     return texts.retry_at % {"time": clock(retry_at, now, texts.zone)}
 
 
-class RowBuilder:
-    """Builds the rows of one request: URL builders and texts made once, then one call per row."""
+def needs_reauthorization(check_status: str, life_state: str) -> bool:
+    """A row asks for a new authorization when Amazon refused the last check or the authorization
+    expires soon or has expired."""
+    return check_status == CHECK_FAILED or life_state in (EXPIRED, EXPIRING)
 
-    def __init__(self, limits: Bounds):
+
+class RowBuilder:
+    """Builds the rows of one request: URL builders and texts made once, then one call per row.
+
+    `may_reauthorize`: whether the user may re-authorize the shops of these rows (access.may_reauthorize
+    decided once for the whole list: admins always, members on My shops, where every shop is theirs)."""
+
+    def __init__(self, limits: Bounds, *, may_reauthorize: bool = False):
         self.limits = limits
         self.texts = Texts()
+        self.may_reauthorize = may_reauthorize
         self.detail_url = UrlBuilder("shops.detail", "shop_id")
         self.verify_url = UrlBuilder("shops.verify", "shop_id")
+        self.reauthorize_url = UrlBuilder("shops.reauthorize", "shop_id")
         self._countries: dict[str, Country] = {}
 
     def country(self, marketplace_id: str) -> Country:
@@ -162,6 +175,7 @@ class RowBuilder:
     def row(self, shop, *, region: str, seller_id: str, authorized_at: datetime, marketplace_ids, staff=(),
             report=None) -> ShopRow:
         life = lifecycle_at(authorized_at, self.limits)
+        reauthorize = self.may_reauthorize and needs_reauthorization(shop.check_status, life.state)
         return ShopRow(
             id=shop.id, dom_id=f"shop-{shop.id}", name=shop.name,
             select_label=self.texts.select % {"name": shop.name},
@@ -169,13 +183,28 @@ class RowBuilder:
             region=region, countries=tuple(self.country(m) for m in marketplace_ids), seller_id=seller_id,
             status_html=status_html(shop, authorized_at, self.limits, self.texts, report),
             authorized=ymd(life.authorized_at, self.texts.zone), expires=ymd(life.expires_at, self.texts.zone),
-            staff=STAFF_SEPARATOR.join(staff))
+            staff=STAFF_SEPARATOR.join(staff), reauthorize_url=self.reauthorize_url(shop.id) if reauthorize else "")
 
     def from_shop(self, shop, *, with_staff: bool, report=None) -> ShopRow:
         """The row of a loaded ORM Shop (the Verify answer re-renders one row)."""
         return self.row(shop, region=shop.region, seller_id=shop.seller_id,
                         authorized_at=shop.authorization.authorized_at, marketplace_ids=shop.marketplace_ids,
                         staff=[a.user.display_name for a in shop.assignments] if with_staff else (), report=report)
+
+
+def list_builder(user, view: str) -> RowBuilder:
+    """The row builder of the Shop list ("all", admins only) or My shops ("mine", the user's own shops):
+    on both, the user may re-authorize every row's shop (access.may_reauthorize without a query per row)."""
+    return RowBuilder(bounds(), may_reauthorize=user.is_admin or view == "mine")
+
+
+def added_row(shop, view: str | None, user) -> tuple[RowBuilder, ShopRow] | None:
+    """The row of a shop just created, for the list `view` the user is looking at; None when the shop
+    does not belong in that list (no list, or My shops and the shop is not assigned to the user)."""
+    if view == "all" and user.is_admin or view == "mine" and any(a.user_id == user.id for a in shop.assignments):
+        builder = list_builder(user, view)
+        return builder, builder.from_shop(shop, with_staff=view == "all")
+    return None
 
 
 def shop_status(shop, report=None, panel: bool = False) -> Markup:

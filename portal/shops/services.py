@@ -192,13 +192,3 @@ def set_user_shops(user: User, *, selected: set[int], shown: set[int]) -> None:
                                                         ShopAssignment.shop_id.in_(remove)))
     db.session.flush()
 
-
-def bulk_assign(company_id: int, user: User, shop_ids: set[int]) -> int:
-    """Assign the given shops of the company to `user`; returns how many were newly assigned."""
-    valid = set(db.session.scalars(select(Shop.id).where(Shop.company_id == company_id, Shop.id.in_(shop_ids))))
-    current = set(db.session.scalars(select(ShopAssignment.shop_id).where(ShopAssignment.user_id == user.id,
-                                                                          ShopAssignment.shop_id.in_(valid))))
-    for shop_id in valid - current:
-        db.session.add(ShopAssignment(shop_id=shop_id, user_id=user.id))
-    db.session.flush()
-    return len(valid - current)

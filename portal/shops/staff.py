@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ..access import admin_required, get_company_user_or_404, get_visible_shop_or_404, visible_shops
-from ..assignments import set_assignees
+from ..assignments import bulk_change, set_assignees
 from ..audit import record
 from ..forms import AssignForm, BulkAssignForm, parse_id
 from ..htmx import hx_redirect, render_page
@@ -15,7 +15,7 @@ from ..urls import same_site_referrer
 from ..views import assign_dialog, finish
 from . import bp
 from .queries import ShopFilters, user_shops_page
-from .services import bulk_assign, set_user_shops
+from .services import set_user_shops
 
 
 @bp.route("/shops/<int:shop_id>/assign", methods=["GET", "POST"])
@@ -36,19 +36,30 @@ def assign(shop_id: int):
 @bp.route("/shops/bulk-assign", methods=["POST"])
 @admin_required
 def bulk_assign_view():
+    """Assign the ticked shops to a staff member, or remove them from the member (action=remove)."""
     form = BulkAssignForm()
     if not form.validate_on_submit():
         abort(400)
     user = get_company_user_or_404(current_user, form.user_id.data)
     back = same_site_referrer("/shops") or url_for("shops.shop_list")
-    shop_ids = set(form.shop_ids.data or [])
+    shop_ids, add = set(form.shop_ids.data or []), form.action.data != "remove"
     if not shop_ids:
-        flash(_("Tick the shops to assign first."), "warning")
+        flash(_("Tick the shops to assign first.") if add else _("Tick the shops to remove first."), "warning")
         return hx_redirect(back)
-    added = bulk_assign(current_user.company_id, user, shop_ids)
-    record("shop.assignments_changed", target=user, object_type="user_account", detail=f"bulk: {added} shops assigned")
-    return finish(ngettext("%(num)d shop newly assigned to %(name)s.", "%(num)d shops newly assigned to %(name)s.",
-                           added, name=user.display_name), back)
+    changed = bulk_change(Shop, ShopAssignment.shop_id, user, shop_ids, add=add)
+    record("shop.assignments_changed", target=user, object_type="user_account",
+           detail=f"bulk: {len(changed)} shops {'assigned' if add else 'unassigned'}; shops="
+                  + ",".join(map(str, changed)))
+    return finish(_bulk_message(len(changed), user.display_name, add), back)
+
+
+def _bulk_message(changed: int, name: str, add: bool) -> str:
+    if add:
+        return ngettext("%(num)d shop newly assigned to %(name)s.", "%(num)d shops newly assigned to %(name)s.",
+                        changed, name=name)
+    if not changed:
+        return _("None of the ticked shops was assigned to %(name)s; nothing changed.", name=name)
+    return ngettext("%(num)d shop removed from %(name)s.", "%(num)d shops removed from %(name)s.", changed, name=name)
 
 
 @bp.route("/admin/users/<int:user_id>/shops", methods=["GET", "POST"])

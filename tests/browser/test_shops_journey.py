@@ -194,7 +194,7 @@ def test_admin_binds_us_and_eu_shops_and_member_sees_only_the_assigned_one(live_
 
 
 def test_bulk_bar_assigns_the_ticked_shops_to_the_chosen_member(live_server, new_page):
-    """Shop list bulk bar, in the natural order: tick the shop, choose the member, Assign.
+    """Shop list bulk bar, in the natural order: tick the shop, choose the member, Apply ("Assign to").
 
     Choosing the member must not reload the list (which would drop the tick and reset the member
     select): the toolbar's `hx-trigger="... change from:select ..."` listens to every <select> on
@@ -214,14 +214,15 @@ def test_bulk_bar_assigns_the_ticked_shops_to_the_chosen_member(live_server, new
     same = SameDocument(page)
     tick = page.get_by_label("Select Shop B")
     tick.check()
-    member = page.get_by_label("Assign the ticked shops to")
+    expect(page.get_by_label("Staff change")).to_have_value("assign")
+    member = page.get_by_label("Staff member")
     member.select_option(label="Mei Member")
     expect(tick).to_be_checked()
     mei_id = user_id(live_server, "mei@example.com")
     expect(member).to_have_value(str(mei_id))
     assert same.holds()
     with page.expect_request(lambda r: r.url == url + "/shops/bulk-assign") as posted:
-        page.get_by_role("button", name="Assign", exact=True).click()
+        page.get_by_role("button", name="Apply", exact=True).click()
     body = posted.value.post_data
     expect(flash(page)).to_contain_text("1 shop newly assigned to Mei Member.")
     assert htmx_requests == [f"POST {url}/shops/bulk-assign"], "choosing the member reloaded the list"
