@@ -252,7 +252,8 @@ def describe_state(state: OrdersSyncState | None) -> tuple[str, str | None]:
 def sync_authorization(authorization_id: int, now: datetime | None = None, *, owner: str | None = None,
                        max_pages: int | None = None) -> SyncResult:
     """Sync the orders of one seller authorization (see the module docstring); never raises for an
-    Amazon-side problem. ``max_pages`` bounds this call (status PARTIAL: call again to resume);
+    Amazon-side problem. ``now`` is the run's clock (windows, lease, bucket; default the current time).
+    ``max_pages`` bounds this call (status PARTIAL: call again to resume);
     ``owner`` names the lease holder (default: this process and thread)."""
     with write_intent():
         return _Run(authorization_id, now or utcnow(), owner or default_owner(), max_pages).run()
@@ -393,7 +394,7 @@ class _Run:
         tries, waited = 0, 0.0
         client = get_orders_client()
         while True:
-            wait = take_token(self.id)
+            wait = take_token(self.id, self.now().timestamp())
             if wait > 0:
                 if waited + wait > max_wait:
                     return None, wait
@@ -431,7 +432,7 @@ class _Run:
         if code == amazon.THROTTLED:
             wait = max(int(self.cfg["ORDERS_THROTTLE_WAIT_SECONDS"]), api.THROTTLE_WAIT_SECONDS,
                        page.retry_after or 0)
-            drain_bucket(self.id)
+            drain_bucket(self.id, now.timestamp())
             self._save(status=SYNC_WAITING, error_at=now, retry_at=now + timedelta(seconds=wait), **common)
             return self._finish(SYNC_WAITING, retry_after=wait, **common)
         retry = {}
