@@ -374,6 +374,8 @@ class _Run:
                 return self._finish(PARTIAL)
             page, wait = self._call(window, state.run_token)
             calls += 1
+            if page is None and wait == 0.0:
+                return self._finish(LOST_LEASE)
             if page is None:  # the bucket is empty: come back when it has a token
                 retry_at = self.now() + timedelta(seconds=wait)
                 self._save(status=SYNC_WAITING, retry_at=retry_at, error_code=None, error_detail=None)
@@ -400,6 +402,8 @@ class _Run:
                     return None, wait
                 time.sleep(wait)
                 waited += wait
+                if not acquire_lease(self.id, self.owner, self.now()):  # keep the lease while waiting
+                    return None, 0.0
                 continue
             page = client.search_orders(auth_key=f"authorization:{self.id}", refresh_token=self.refresh_token,
                                         region=self.region, window=window, pagination_token=token)

@@ -1,6 +1,12 @@
 """Orders sync per seller authorization against the stand-in Amazon and the real database: backfill then
 incremental runs, upserts, pagination resumes and restarts, failures, the shared token bucket and lease."""
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,6 +16,7 @@ from sqlalchemy import func, select, update
 from devtools.standin import make_order
 from portal import orders_sync as sync
 from portal.amazon import client as amazon
+from portal.amazon.orders import parse_time
 from portal.extensions import db
 from portal.models import (SYNC_ERROR, SYNC_OK, SYNC_STOPPED, SYNC_WAITING, Company, Order, OrdersSyncState,
                            SellerAuthorization, User, utcnow)
@@ -91,6 +98,7 @@ def test_first_run_backfills_then_increments_with_overlap(admin, standin):
     row = state(shop.authorization_id)
     assert row.status == SYNC_OK and row.run_token is None and row.orders_total == 5 and row.last_orders == 5
     assert row.cursor_at == _parse(backfill[0]["createdBefore"])
+    cursor = row.cursor_at
 
     standin.reset_counts()
     standin.update_order(SELLER, "111-0000001-0000000", last_updated=utcnow() - timedelta(minutes=4),
@@ -100,7 +108,7 @@ def test_first_run_backfills_then_increments_with_overlap(admin, standin):
     assert (result.status, result.created, result.updated) == (SYNC_OK, 1, 1)
     (query,) = standin.order_queries
     assert set(query) >= {"lastUpdatedAfter", "lastUpdatedBefore"} and "createdAfter" not in query
-    assert _parse(query["lastUpdatedAfter"]) == row.cursor_at - timedelta(minutes=5)
+    assert _parse(query["lastUpdatedAfter"]) == cursor - timedelta(minutes=5)
     orders = stored()
     assert len(orders) == 6 and orders["111-0000001-0000000"].status == "cancelled"
     assert orders["111-0000001-0000000"].total == Decimal("0.00")
@@ -276,6 +284,17 @@ def test_an_empty_bucket_pauses_the_run(sync_app, admin, standin):
     assert standin.counts["orders"] == 2
 
 
+def test_a_run_may_wait_for_the_bucket_when_allowed(sync_app, admin, standin):
+    sync_app.config.update(ORDERS_BURST=1, ORDERS_RATE_PER_SECOND=5.0, ORDERS_BUCKET_MAX_WAIT_SECONDS=5)
+    shop = bind(admin, standin)
+    for n in range(6):
+        put(standin, n, minutes=n)
+    started = time.monotonic()
+    result = sync.sync_authorization(shop.authorization_id)
+    assert (result.status, result.pages, result.created) == (SYNC_OK, 3, 6)
+    assert time.monotonic() - started >= 0.35  # two refills of 0.2 s each
+
+
 def test_the_bucket_is_never_overspent_by_two_threads(sync_app, admin, standin):
     sync_app.config.update(ORDERS_BURST=7, ORDERS_RATE_PER_SECOND=0.0001)
     shop = bind(admin, standin)
@@ -322,11 +341,12 @@ def test_two_consumers_never_sync_one_seller_at_once(sync_app, admin, standin):
         put(standin, n, minutes=n)
     standin.latency = 0.3
     results, barrier = [], threading.Barrier(2)
+    authorization_id = shop.authorization_id
 
     def consume(owner):
         with sync_app.app_context():
             barrier.wait()
-            results.append(sync.sync_authorization(shop.authorization_id, owner=owner).status)
+            results.append(sync.sync_authorization(authorization_id, owner=owner).status)
             db.session.remove()
 
     threads = [threading.Thread(target=consume, args=(f"consumer-{i}",)) for i in range(2)]
@@ -352,6 +372,58 @@ def test_due_authorizations(admin, standin):
 
 
 def _parse(value):
-    from portal.amazon.orders import parse_time
-
     return parse_time(value)
+
+
+CONSUMER = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+from config import Config
+from portal import create_app
+from portal.orders_sync import sync_authorization
+app = create_app(type("KilledConfig", (Config,), json.loads(os.environ["SYNC_TEST_CONFIG"])))
+with app.app_context():
+    sync_authorization(int(sys.argv[1]), owner="victim")
+"""
+
+
+def test_a_consumer_killed_mid_sync_loses_nothing(sync_app, admin, standin):
+    shop = bind(admin, standin)
+    for n in range(8):
+        put(standin, n, minutes=n)
+    standin.latency = 0.4
+    keys = [k for k in sync_app.config if k.startswith(("AMAZON_", "ORDERS_", "SQLALCHEMY_"))]
+    keys += ["SECRET_KEY", "TOKEN_ENC_KEYS", "INSTANCE_PATH", "TESTING", "PASSWORD_HASH_METHOD"]
+    config = {k: sync_app.config[k] for k in keys if _jsonable(sync_app.config[k])}
+    process = subprocess.Popen([sys.executable, "-c", CONSUMER, str(shop.authorization_id)],
+                               env={**os.environ, "SYNC_TEST_CONFIG": json.dumps(config)})
+    try:
+        deadline = time.monotonic() + 60
+        while (state(shop.authorization_id) is None or state(shop.authorization_id).run_pages < 2) \
+                and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, "the consumer finished before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    row = state(shop.authorization_id)
+    assert row.lease_owner == "victim" and row.run_token and row.cursor_at is None
+    kept = len(stored())
+    assert 4 <= kept < 8
+    standin.latency = 0
+    result = sync.sync_authorization(shop.authorization_id, now=utcnow() + timedelta(minutes=11))
+    assert result.status == SYNC_OK and result.complete
+    assert sorted(stored()) == [f"111-{n:07d}-0000000" for n in range(8)]
+    assert db.session.scalar(select(func.count(Order.id))) == 8
+    assert result.created == 8 - kept  # resumed at the stored token: nothing fetched twice is new
+    assert state(shop.authorization_id).orders_total == 8
+
+
+def _jsonable(value):
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
