@@ -492,6 +492,8 @@ class StandinAmazon:
             return _sp_error(503, "ServiceUnavailable", "Service temporarily unavailable.")
         if fault is not None or seller.scenario == "error500":
             return _sp_error(500, "InternalFailure", "We encountered an internal error. Please try again.")
+        if seller.scenario == "slow":
+            self._stopping.wait(self.slow_seconds)
         query = _order_query(request, self.wall_clock())
         if query is None:
             return _invalid_input()

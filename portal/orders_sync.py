@@ -67,6 +67,8 @@ STATUS_MAP = {"PENDING_AVAILABILITY": "pending", "PENDING": "pending", "UNSHIPPE
               "PARTIALLY_SHIPPED": "paid", "SHIPPED": "shipped", "CANCELLED": "cancelled",
               "UNFULFILLABLE": "cancelled"}
 
+# A run in progress that nobody is working on right now (paused between calls, or its consumer died).
+RESUMING_TEXT = _l("Order sync in progress; it continues at the next run.")
 STATUS_TEXTS = {
     SYNC_NEVER: _l("Orders not synced yet."),
     SYNC_RUNNING: _l("Syncing orders…"),
@@ -86,8 +88,8 @@ REASON_TEXTS = {
     amazon.THROTTLED: _l("Amazon limited the number of requests; the sync waits at least 3 minutes."),
     amazon.UNAVAILABLE: _l("Amazon could not be reached or did not answer in time."),
     amazon.BAD_RESPONSE: _l("Amazon answered with something unexpected."),
-    amazon.BAD_REQUEST: _l("Amazon rejected the request as invalid; the administrator has been told in "
-                           "the log."),
+    amazon.BAD_REQUEST: _l("Amazon rejected the request as invalid: a fault of the portal, recorded in its "
+                           "log for the administrator."),
     amazon.INVALID_CLIENT: _l("Amazon rejected the portal's own application credentials."),
     amazon.SECRET_EXPIRED: _l("The portal's LWA client secret has expired."),
     amazon.NOT_CONFIGURED: _l("The portal is not connected to Amazon yet."),
@@ -242,6 +244,8 @@ def describe_state(state: OrdersSyncState | None) -> tuple[str, str | None]:
     """``(status text, reason text or None)`` of a sync state, translated for the current locale."""
     if state is None:
         return str(STATUS_TEXTS[SYNC_NEVER]), None
+    if state.status == SYNC_RUNNING and (state.lease_until is None or state.lease_until <= utcnow()):
+        return str(RESUMING_TEXT), None
     status = str(STATUS_TEXTS.get(state.status, STATUS_TEXTS[SYNC_ERROR]))
     reason = REASON_TEXTS.get(state.error_code or "") if state.status in (SYNC_ERROR, SYNC_STOPPED, SYNC_WAITING) else None
     return status, str(reason) if reason is not None else None
@@ -417,7 +421,7 @@ class _Run:
 
     def _failed(self, page: api.OrdersPage, state: OrdersSyncState) -> SyncResult | None:
         now, code = self.now(), page.code
-        common = {"error_code": code, "error_detail": page.detail, "request_id": page.request_id}
+        common = {"error_code": code, "error_detail": page.detail[:300], "request_id": page.request_id}
         if code == api.TOKEN_REJECTED and not self.restarted:
             # Tokens live 24 h: start this run again from the stored cursor (upserts make that harmless).
             log.warning("orders sync %s: pagination token rejected, restarting from the cursor", self.id)

@@ -171,6 +171,7 @@ def test_an_interrupted_sync_resumes_after_page_two_with_no_gap_and_no_duplicate
     first = sync.sync_authorization(shop.authorization_id, owner="worker-1", max_pages=2)
     assert (first.status, first.pages, first.created) == (sync.PARTIAL, 2, 4)
     row = state(shop.authorization_id)
+    assert sync.describe_state(row) == ("Order sync in progress; it continues at the next run.", None)
     assert row.run_token and row.run_pages == 2 and row.cursor_at is None
     # As if worker-1 were killed holding the lease: nobody else gets in until the lease expires.
     db.session.execute(update(OrdersSyncState).values(lease_owner="worker-1", lease_until=utcnow() + timedelta(minutes=10)))

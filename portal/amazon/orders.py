@@ -200,6 +200,12 @@ class OrdersClient:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> OrdersClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def search_orders(self, *, auth_key: str, refresh_token: str, region: str, window: SearchWindow,
                       pagination_token: str | None = None) -> OrdersPage:
         """One page of searchOrders for a seller authorization. Never raises for Amazon-side

@@ -212,3 +212,12 @@ def test_503_and_500_are_transient_and_tried_once_per_call(orders_client, amazon
     assert (first.code, second.code, third.code) == (amazon.UNAVAILABLE, amazon.UNAVAILABLE, api.OK)
     assert first.transient and first.attempts == 2  # the LWA exchange and one searchOrders request
     assert amazon_server.counts["orders"] == 3
+
+
+def test_a_timeout_is_transient(amazon_server):
+    amazon_server.slow_seconds = 2
+    amazon_server.register("Atzr|orders-slow-0123456789", seller_id="A1SLOW00000001", scenario="slow")
+    settings = amazon.AmazonSettings.from_config({**amazon_server.portal_settings(), "AMAZON_READ_TIMEOUT": 0.3})
+    with api.OrdersClient(settings) as client:
+        page = search(client, window(), refresh_token="Atzr|orders-slow-0123456789")
+    assert page.code == amazon.UNAVAILABLE and page.transient and "timeout" in page.detail
