@@ -260,7 +260,7 @@ def sync_authorization(authorization_id: int, now: datetime | None = None, *, ow
     ``max_pages`` bounds this call (status PARTIAL: call again to resume);
     ``owner`` names the lease holder (default: this process and thread)."""
     with write_intent():
-        return _Run(authorization_id, now or utcnow(), owner or default_owner(), max_pages).run()
+        return _Run(authorization_id, now or utcnow(), (owner or default_owner())[:64], max_pages).run()
 
 
 class _Run:
@@ -541,6 +541,3 @@ class _Run:
 # Clears the run in progress (its window and pagination token).
 _NO_RUN = {"run_family": None, "run_after": None, "run_before": None, "run_marketplaces": None, "run_chunk": 0,
            "run_token": None, "run_started_at": None, "run_pages": 0, "run_orders": 0}
-
-__all__ = ["SyncResult", "sync_authorization", "due_authorizations", "sync_states", "describe_state",
-           "take_token", "acquire_lease", "release_lease", "ensure_state", "get_orders_client"]

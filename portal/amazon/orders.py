@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from . import client as amazon
-from .client import (_Budget, _Failed, _error_details, _first_error_code, _json_body,  # noqa: PLC2701
+from .client import (_Budget, _Failed, _error_details, _first_error_code, _json_body,
                      _retry_after_header, _SECRET_EXPIRED_DETAILS, _TOKEN_MISSING_DETAILS)
 
 log = logging.getLogger(__name__)
