@@ -273,6 +273,16 @@ class StandinAmazon:
         with self._lock:
             self._orders.setdefault(seller_id, {})[order["orderId"]] = copy.deepcopy(order)
 
+    def generate_orders(self, seller_id: str, count: int, *, start: datetime, step: timedelta = timedelta(minutes=1),
+                        marketplace_id: str = "ATVPDKIKX0DER", prefix: str = "900") -> list[str]:
+        """Add ``count`` orders created ``step`` apart from ``start`` (for benchmarks and demos); their ids."""
+        ids = []
+        for n in range(count):
+            order_id = f"{prefix}-{n // 10_000_000:07d}-{n % 10_000_000:07d}"
+            self.put_order(seller_id, make_order(order_id, created=start + n * step, marketplace_id=marketplace_id))
+            ids.append(order_id)
+        return ids
+
     def update_order(self, seller_id: str, order_id: str, *, last_updated: datetime,
                      status: str | None = None, amount: str | None = None) -> dict[str, Any]:
         """Change a stored order as Amazon would: a new lastUpdatedTime and, optionally, status or total."""
@@ -885,6 +895,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {name}={value}")
         print(f"  refresh tokens: {CONVENTION_PREFIX}<scenario>-<anything>; scenarios: "
               + ", ".join(SCENARIOS), flush=True)
+        print(f"  searchOrders: {amazon.url}/<na|eu|fe>{SEARCH_ORDERS_PATH} (no orders until a test adds some)",
+              flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

@@ -7,7 +7,8 @@ The service API (for the job queue, the CLI and the pages):
   authorization's :class:`~portal.models.OrdersSyncState` row lets one caller in at a time, and every
   searchOrders request first takes a token from the authorization's bucket (0.0056 requests/s,
   burst 20) with one atomic UPDATE, so no number of workers overspends it.
-- :func:`due_authorizations` lists the authorizations a periodic task should sync now.
+- :func:`due_authorizations` lists the authorizations a periodic task should sync now;
+  :func:`authorization_of_shop` and :func:`authorizations_of_company` pick them for ``--shop`` / ``--company``.
 - :func:`sync_states` and :func:`describe_state` give the pages a shop's sync status and its text.
 
 A run: the first one backfills ORDERS_BACKFILL_DAYS by createdAfter; later ones ask for
@@ -46,7 +47,7 @@ from .crypto import TokenUnavailable, decrypt_token
 from .database import write_intent
 from .extensions import db
 from .models import (ORDER_SOURCE_AMAZON, SYNC_ERROR, SYNC_NEVER, SYNC_OK, SYNC_RUNNING, SYNC_STOPPED,
-                     SYNC_WAITING, Order, OrdersSyncState, SellerAuthorization, ShopMarketplace, utcnow)
+                     SYNC_WAITING, Order, OrdersSyncState, SellerAuthorization, Shop, ShopMarketplace, utcnow)
 from .shops.lifecycle import EXPIRED, lifecycle
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,18 @@ def due_authorizations(now: datetime | None = None) -> list[int]:
                     or_(s.c.last_success_at.is_(None), s.c.last_success_at <= cutoff, s.c.run_family.is_not(None)))
              .order_by(a.c.id))
     return list(db.session.scalars(query))
+
+
+def authorization_of_shop(shop_id: int) -> int | None:
+    """The seller authorization a shop's orders are synced under (None: no such shop)."""
+    return db.session.scalar(select(Shop.authorization_id).where(Shop.id == shop_id))
+
+
+def authorizations_of_company(company_id: int) -> list[int]:
+    """The company's seller authorizations that have at least one shop marketplace, by id."""
+    has_marketplace = select(ShopMarketplace.id).where(ShopMarketplace.authorization_id == SellerAuthorization.id)
+    return list(db.session.scalars(select(SellerAuthorization.id).where(
+        SellerAuthorization.company_id == company_id, has_marketplace.exists()).order_by(SellerAuthorization.id)))
 
 
 def sync_states(authorization_ids: list[int]) -> dict[int, OrdersSyncState]:

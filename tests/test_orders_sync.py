@@ -360,8 +360,20 @@ def test_two_consumers_never_sync_one_seller_at_once(sync_app, admin, standin):
     assert standin.counts["orders"] == 2 and db.session.scalar(select(func.count(Order.id))) == 4
 
 
+def test_many_generated_orders_sync_completely(sync_app, admin, standin):
+    sync_app.config.update(ORDERS_PAGE_SIZE=100)
+    shop = bind(admin, standin)
+    ids = standin.generate_orders(SELLER, 250, start=utcnow() - timedelta(days=3))
+    result = sync.sync_authorization(shop.authorization_id)
+    assert (result.status, result.pages, result.created) == (SYNC_OK, 3, 250)
+    assert sorted(stored()) == sorted(ids)
+
+
 def test_due_authorizations(admin, standin):
     shop = bind(admin, standin)
+    assert sync.authorization_of_shop(shop.id) == shop.authorization_id and sync.authorization_of_shop(10**6) is None
+    assert sync.authorizations_of_company(admin.company_id) == [shop.authorization_id]
+    assert sync.authorizations_of_company(10**6) == []
     assert sync.due_authorizations() == [shop.authorization_id]
     sync.sync_authorization(shop.authorization_id)
     assert sync.due_authorizations() == []
