@@ -157,3 +157,19 @@ class Config:
     # At most one Amazon check per seller authorization in this many seconds (the Sellers API refills
     # one request every 62.5 s).
     VERIFY_THROTTLE_SECONDS = env_int("VERIFY_THROTTLE_SECONDS", 63)
+
+    # Orders from Amazon (searchOrders v2026-01-01), synced per seller authorization.
+    ORDERS_BACKFILL_DAYS = env_int("ORDERS_BACKFILL_DAYS", 30)  # the first run's createdAfter window
+    ORDERS_SYNC_MINUTES = env_int("ORDERS_SYNC_MINUTES", 15)  # how often an authorization is due
+    ORDERS_OVERLAP_MINUTES = env_int("ORDERS_OVERLAP_MINUTES", 5)  # incremental runs start this much earlier
+    ORDERS_BEFORE_LAG_SECONDS = env_int("ORDERS_BEFORE_LAG_SECONDS", 180)  # …Before: >= 2 minutes before now
+    ORDERS_PAGE_SIZE = env_int("ORDERS_PAGE_SIZE", 100)  # maxResultsPerPage
+    # searchOrders usage plan per seller and app: 0.0056 requests/s, burst 20.
+    ORDERS_RATE_PER_SECOND = env_float("ORDERS_RATE_PER_SECOND", 0.0056)
+    ORDERS_BURST = env_int("ORDERS_BURST", 20)
+    ORDERS_THROTTLE_WAIT_SECONDS = env_int("ORDERS_THROTTLE_WAIT_SECONDS", 180)  # after a 429 (never less)
+    ORDERS_BUCKET_MAX_WAIT_SECONDS = env_float("ORDERS_BUCKET_MAX_WAIT_SECONDS", 0.0)  # wait in a run for a token
+    ORDERS_LEASE_SECONDS = env_int("ORDERS_LEASE_SECONDS", 600)  # one consumer per authorization
+    ORDERS_MAX_TRIES = env_int("ORDERS_MAX_TRIES", 3)  # per page, on 5xx/timeouts
+    ORDERS_RETRY_BACKOFF_SECONDS = env_float("ORDERS_RETRY_BACKOFF_SECONDS", 2.0)
+    ORDERS_ERROR_RETRY_MINUTES = env_int("ORDERS_ERROR_RETRY_MINUTES", 5)  # after a run failed transiently

@@ -9,6 +9,18 @@ shared/amazon-models/sellers.json (Apache-2.0): the getMarketplaceParticipations
 Error/ErrorList definitions and the 400 ``InvalidInput`` sandbox example. LWA bodies follow
 shared/PRODUCT.md ("The wire protocol").
 
+It also serves the Orders API v2026-01-01 ``searchOrders`` (``GET /orders/2026-01-01/orders``) as
+shared/amazon-models/orders_2026-01-01.json describes it: the parameter rules (exactly one of
+createdAfter / lastUpdatedAfter, the families never mixed, a …Before at least two minutes before the
+request, at most 50 marketplaceIds, maxResultsPerPage 1–100, includedData), pagination with
+``nextToken`` tokens that are bound to the other parameters and expire after 24 hours, the datasets of
+``includedData`` (proceeds and fulfillment only when asked for), the 400 ``InvalidInput`` body of the
+model's sandbox example, and a per-seller bucket of 0.0056 requests/s, burst 20 (429 beyond it).
+Orders are built from the model's first 200 example (:func:`make_order`); tests add and update them
+between runs (:meth:`StandinAmazon.put_order`), make tokens expire
+(:meth:`StandinAmazon.expire_pagination_tokens`) and queue failures
+(:meth:`StandinAmazon.fail_orders`); the "forbidden" scenario answers 403.
+
 Seller behaviour is chosen per refresh token: :meth:`StandinAmazon.register` it, or use a token of
 the form ``Atzr|standin-<scenario>-<anything>`` (participating in all 23 marketplaces). Run
 ``python -m devtools.standin --port 8765`` to serve one until Ctrl-C.
@@ -24,6 +36,7 @@ marketplaces too).
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import hmac
 import html
@@ -36,6 +49,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -56,6 +70,8 @@ SCENARIOS: tuple[str, ...] = (
 CONVENTION_PREFIX = "Atzr|standin-"
 TOKEN_PATH = "/auth/o2/token"
 PARTICIPATIONS_PATH = "/sellers/v1/marketplaceParticipations"
+SEARCH_ORDERS_PATH = "/orders/2026-01-01/orders"
+ORDERS_RATE_LIMIT = "0.0056"  # searchOrders usage plan, orders_2026-01-01.json (burst 20)
 CONSENT_PATH = "/apps/authorize/consent"
 RATE_LIMIT = "0.016"  # getMarketplaceParticipations usage plan, sellers.json
 
@@ -135,6 +151,14 @@ class StandinAmazon:
         self._in_flight = 0
         self._offset = 0.0
         self._stopping = threading.Event()
+        # searchOrders: orders per seller ID, the queries received, the rate budget, issued tokens.
+        self.orders_rate = float(ORDERS_RATE_LIMIT)
+        self.orders_burst = 20
+        self.order_queries: list[dict[str, str]] = []
+        self._orders: dict[str, dict[str, dict[str, Any]]] = {}
+        self._order_buckets: dict[str, tuple[float, float]] = {}
+        self._page_tokens: dict[str, tuple[tuple[tuple[str, str], ...], int, float]] = {}
+        self._order_faults: dict[str, list[int]] = {}
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -244,6 +268,52 @@ class StandinAmazon:
         with self._lock:
             return Counter(self.token_counts.get(refresh_token, Counter()))
 
+    def put_order(self, seller_id: str, order: dict[str, Any]) -> None:
+        """Add an order (a model ``Order``, e.g. from :func:`make_order`) or replace the one with its orderId."""
+        with self._lock:
+            self._orders.setdefault(seller_id, {})[order["orderId"]] = copy.deepcopy(order)
+
+    def generate_orders(self, seller_id: str, count: int, *, start: datetime, step: timedelta = timedelta(minutes=1),
+                        marketplace_id: str = "ATVPDKIKX0DER", prefix: str = "900") -> list[str]:
+        """Add ``count`` orders created ``step`` apart from ``start`` (for benchmarks and demos); their ids."""
+        ids = []
+        for n in range(count):
+            order_id = f"{prefix}-{n // 10_000_000:07d}-{n % 10_000_000:07d}"
+            self.put_order(seller_id, make_order(order_id, created=start + n * step, marketplace_id=marketplace_id))
+            ids.append(order_id)
+        return ids
+
+    def update_order(self, seller_id: str, order_id: str, *, last_updated: datetime,
+                     status: str | None = None, amount: str | None = None) -> dict[str, Any]:
+        """Change a stored order as Amazon would: a new lastUpdatedTime and, optionally, status or total."""
+        with self._lock:
+            order = self._orders[seller_id][order_id]
+            order["lastUpdatedTime"] = _iso(last_updated)
+            if status is not None:
+                order["fulfillment"]["fulfillmentStatus"] = status
+            if amount is not None:
+                order["proceeds"]["grandTotal"]["amount"] = amount
+            return copy.deepcopy(order)
+
+    def orders_of(self, seller_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(list(self._orders.get(seller_id, {}).values()))
+
+    def expire_pagination_tokens(self) -> None:
+        """Every nextToken issued so far is now older than its 24 hours."""
+        with self._lock:
+            for token, (signature, offset, _issued) in self._page_tokens.items():
+                self._page_tokens[token] = (signature, offset, self._now() - 86401)
+
+    def fail_orders(self, seller_id: str, *statuses: int) -> None:
+        """Answer this seller's next searchOrders calls with these statuses (500, 503 or 429), in order."""
+        with self._lock:
+            self._order_faults.setdefault(seller_id, []).extend(statuses)
+
+    def wall_clock(self) -> datetime:
+        """The stand-in's "now" for order times: real UTC time moved by :meth:`advance`."""
+        return datetime.now(timezone.utc) + timedelta(seconds=self._offset)
+
     def reset_counts(self) -> None:
         """Zero every counter and forget recorded calls."""
         with self._lock:
@@ -251,6 +321,7 @@ class StandinAmazon:
             self.token_counts.clear()
             self.calls.clear()
             self.request_ids.clear()
+            self.order_queries.clear()
             self.max_concurrent = 0
 
     # -- internals ---------------------------------------------------------------------------
@@ -304,6 +375,8 @@ class StandinAmazon:
             region, path = head.upper(), "/" + rest
         if path == PARTICIPATIONS_PATH:
             return self._participations(request, region)
+        if path == SEARCH_ORDERS_PATH:
+            return self._search_orders(request, region)
         if path == CONSENT_PATH and region is None:
             return self._consent(request)
         return _sp_error(404, "NotFound", "The resource specified does not exist.")
@@ -395,6 +468,83 @@ class StandinAmazon:
         if region and seller.region and region != seller.region:
             return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "")
         return self._scenario_response(issued.refresh_token, seller, region)
+
+    def _search_orders(self, request: Request, region: str | None) -> Response:
+        self._count("orders")
+        if request.method != "GET":
+            return _sp_error(405, "MethodNotAllowed", "Only GET is supported.")
+        access_token = request.headers.get("x-amz-access-token", "")
+        with self._lock:
+            issued = self._access.get(access_token) if access_token else None
+            expired = issued is not None and issued.expires_at <= self._now()
+            seller = (None if issued is None or issued.revoked or expired
+                      else self._sellers.get(issued.refresh_token))
+            self.calls.append((request.path, seller.seller_id if seller else None))
+            self.order_queries.append({k: v for k, v in request.args.items(multi=False)})
+            if seller is not None and issued is not None:
+                self.token_counts.setdefault(issued.refresh_token, Counter())["orders"] += 1
+        if not access_token:
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _TOKEN_MISSING)
+        if expired:
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "The access token you provided has expired.")
+        if seller is None:
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _INVALID_TOKEN)
+        if (region and seller.region and region != seller.region) or seller.scenario == "forbidden":
+            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "")
+        if not self._take_order_token(seller.seller_id) or seller.scenario == "throttled":
+            return self._quota_exceeded()
+        with self._lock:
+            faults = self._order_faults.get(seller.seller_id)
+            fault = faults.pop(0) if faults else None
+        if fault == 429:
+            return self._quota_exceeded()
+        if fault == 503 or seller.scenario == "html_503":
+            return _sp_error(503, "ServiceUnavailable", "Service temporarily unavailable.")
+        if fault is not None or seller.scenario == "error500":
+            return _sp_error(500, "InternalFailure", "We encountered an internal error. Please try again.")
+        if seller.scenario == "slow":
+            self._stopping.wait(self.slow_seconds)
+        query = _order_query(request, self.wall_clock())
+        if query is None:
+            return _invalid_input()
+        return self._orders_page(seller.seller_id, query)
+
+    def _take_order_token(self, seller_id: str) -> bool:
+        now = self._now()
+        with self._lock:
+            level, at = self._order_buckets.get(seller_id, (float(self.orders_burst), now))
+            level = min(float(self.orders_burst), level + max(0.0, now - at) * self.orders_rate)
+            if level < 1:
+                self._order_buckets[seller_id] = (level, now)
+                return False
+            self._order_buckets[seller_id] = (level - 1, now)
+            return True
+
+    def _orders_page(self, seller_id: str, query: dict[str, Any]) -> Response:
+        signature = query["signature"]
+        offset = 0
+        with self._lock:
+            if query["token"] is not None:
+                entry = self._page_tokens.get(query["token"])
+                if entry is None or entry[0] != signature or entry[2] <= self._now() - 86400:
+                    entry = None
+                if entry is None:
+                    return _invalid_input()
+                offset = entry[1]
+            key = "createdTime" if query["family"] == "created" else "lastUpdatedTime"
+            matching = sorted(
+                (o for o in self._orders.get(seller_id, {}).values()
+                 if o["salesChannel"].get("marketplaceId") in query["marketplaces"]
+                 and query["after"] <= _parse_iso(o[key]) <= query["before"]),
+                key=lambda o: (_parse_iso(o[key]), o["orderId"]))
+            page = [_with_datasets(o, query["included"]) for o in matching[offset:offset + query["size"]]]
+            body: dict[str, Any] = {"orders": page}
+            if offset + query["size"] < len(matching):
+                token = secrets.token_urlsafe(24)
+                self._page_tokens[token] = (signature, offset + query["size"], self._now())
+                body["pagination"] = {"nextToken": token}
+        body["createdBefore" if query["family"] == "created" else "lastUpdatedBefore"] = _iso(query["before"])
+        return _json(200, body, {"x-amzn-RateLimit-Limit": ORDERS_RATE_LIMIT})
 
     def _scenario_response(self, refresh_token: str, seller: _Seller,
                            region: str | None = None) -> Response:
@@ -611,6 +761,121 @@ def _sp_error(status: int, code: str, message: str, details: str | None = None,
     return _json(status, {"errors": [error]}, headers)
 
 
+# -- searchOrders (orders_2026-01-01.json) -------------------------------------------------------
+
+_ORDER_PARAMS = {"createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore", "fulfillmentStatuses",
+                 "marketplaceIds", "fulfilledBy", "maxResultsPerPage", "paginationToken", "includedData"}
+_DATASETS = {"BUYER", "RECIPIENT", "PROCEEDS", "EXPENSE", "PROMOTION", "CANCELLATION", "FULFILLMENT",
+             "PACKAGES", "TAX", "PAYMENT", "FULFILLMENT_ORDERS"}
+# includedData dataset -> the Order fields (and OrderItem fields) it brings.
+_ORDER_DATASET_FIELDS = {"BUYER": "buyer", "RECIPIENT": "recipient", "PROCEEDS": "proceeds", "TAX": "tax",
+                         "PAYMENT": "payment", "FULFILLMENT": "fulfillment", "PACKAGES": "packages",
+                         "FULFILLMENT_ORDERS": "fulfillmentOrders"}
+_ITEM_DATASET_FIELDS = {"PROCEEDS": "proceeds", "EXPENSE": "expense", "PROMOTION": "promotion",
+                        "CANCELLATION": "cancellation", "FULFILLMENT": "fulfillment", "TAX": "tax"}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _invalid_input() -> Response:
+    # orders_2026-01-01.json, searchOrders 400 sandbox example.
+    return _sp_error(400, "InvalidInput", "Invalid Input", "Invalid Input",
+                     headers={"x-amzn-RateLimit-Limit": ORDERS_RATE_LIMIT})
+
+
+def _order_query(request: Request, now: datetime) -> dict[str, Any] | None:
+    """The searchOrders parameters checked as the model states them, or None (answer 400)."""
+    args = request.args
+    if set(args) - _ORDER_PARAMS or any(len(args.getlist(name)) > 1 for name in args):
+        return None
+    created_after, updated_after = args.get("createdAfter"), args.get("lastUpdatedAfter")
+    if (created_after is None) == (updated_after is None):
+        return None  # exactly one of createdAfter and lastUpdatedAfter
+    family = "created" if created_after is not None else "updated"
+    other = ("lastUpdatedAfter", "lastUpdatedBefore") if family == "created" else ("createdAfter", "createdBefore")
+    if any(name in args for name in other):
+        return None  # the two families are never mixed
+    try:
+        after = _parse_iso(created_after or updated_after or "")
+        raw_before = args.get("createdBefore" if family == "created" else "lastUpdatedBefore")
+        before = _parse_iso(raw_before) if raw_before is not None else now - timedelta(minutes=2)
+        size = int(args.get("maxResultsPerPage", "100"))
+    except ValueError:
+        return None
+    if before < after or before > now - timedelta(minutes=2) or not 1 <= size <= 100:
+        return None
+    marketplaces = [m for m in args.get("marketplaceIds", "").split(",") if m]
+    included = [d for d in args.get("includedData", "").split(",") if d]
+    if len(marketplaces) > 50 or set(included) - _DATASETS:
+        return None
+    token = args.get("paginationToken")
+    # All other parameters must repeat the values of the request that produced a token
+    # (maxResultsPerPage and includedData may change).
+    signature = tuple(sorted((k, v) for k, v in args.items()
+                             if k not in ("paginationToken", "maxResultsPerPage", "includedData")))
+    return {"family": family, "after": after, "before": before, "size": size, "token": token,
+            "marketplaces": set(marketplaces) if marketplaces else {mp.marketplace_id for mp in MARKETPLACES},
+            "included": set(included), "signature": signature}
+
+
+def _with_datasets(order: dict[str, Any], included: set[str]) -> dict[str, Any]:
+    """The order as searchOrders returns it: datasets not in includedData left out."""
+    result = copy.deepcopy(order)
+    for dataset, name in _ORDER_DATASET_FIELDS.items():
+        if dataset not in included:
+            result.pop(name, None)
+    for item in result.get("orderItems", []):
+        for dataset, name in _ITEM_DATASET_FIELDS.items():
+            if dataset not in included:
+                item.pop(name, None)
+    return result
+
+
+def make_order(order_id: str, *, created: datetime, last_updated: datetime | None = None,
+               marketplace_id: str = "ATVPDKIKX0DER", status: str = "UNSHIPPED", fulfilled_by: str = "MERCHANT",
+               amount: str | None = "154.99", currency: str = "USD",
+               quantities: tuple[int, ...] = (2, 1)) -> dict[str, Any]:
+    """An ``Order`` shaped like the first searchOrders 200 example of orders_2026-01-01.json (its
+    buyer, proceeds, fulfillment and items), with the given identity, times, status and total.
+    ``amount=None`` leaves out proceeds (as for an order still pending)."""
+    mp = marketplace_by_id(marketplace_id)
+    order: dict[str, Any] = {
+        "orderId": order_id,
+        "orderAliases": [{"aliasId": f"SELLER-{order_id}", "aliasType": "SELLER_ORDER_ID"}],
+        "createdTime": _iso(created),
+        "lastUpdatedTime": _iso(last_updated or created),
+        "programs": ["PRIME", "AMAZON_BUSINESS"],
+        "associatedOrders": [],
+        "salesChannel": {"channelName": "AMAZON", "marketplaceId": marketplace_id,
+                         "marketplaceName": "Amazon" + (mp.domain_name.removeprefix("www.amazon") if mp else "")},
+        "buyer": {"buyerName": "John Smith", "buyerEmail": "buyer-email@marketplace.amazon.com",
+                  "buyerCompanyName": "Smith Industries LLC", "buyerPurchaseOrderNumber": "PO-2024-12345"},
+        "fulfillment": {"fulfillmentStatus": status, "fulfilledBy": fulfilled_by,
+                        "fulfillmentServiceLevel": "STANDARD",
+                        "shipByWindow": {"earliestDateTime": "2024-12-26T00:00:00Z",
+                                         "latestDateTime": "2024-12-27T23:59:59Z"}},
+        "orderItems": [
+            {"orderItemId": f"{index:014d}", "quantityOrdered": quantity, "programs": [],
+             "product": {"asin": "B08N5WRWNW", "title": "Echo Dot (4th Gen) | Smart speaker with Alexa | Charcoal",
+                         "sellerSku": "ECHO-DOT-4-CHARCOAL",
+                         "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
+                         "price": {"unitPrice": {"amount": "49.99", "currencyCode": currency}}},
+             "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": quantity}}
+            for index, quantity in enumerate(quantities, start=1)],
+    }
+    if amount is not None:
+        order["proceeds"] = {"grandTotal": {"amount": amount, "currencyCode": currency},
+                             "breakdowns": [{"type": "ITEM", "subtotal": {"amount": amount, "currencyCode": currency}}]}
+    return order
+
+
 def main(argv: list[str] | None = None) -> None:
     """CLI: serve a stand-in Amazon on 127.0.0.1 until Ctrl-C."""
     parser = argparse.ArgumentParser(prog="python -m devtools.standin",
@@ -630,6 +895,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {name}={value}")
         print(f"  refresh tokens: {CONVENTION_PREFIX}<scenario>-<anything>; scenarios: "
               + ", ".join(SCENARIOS), flush=True)
+        print(f"  searchOrders: {amazon.url}/<na|eu|fe>{SEARCH_ORDERS_PATH} (no orders until a test adds some)",
+              flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

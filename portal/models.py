@@ -265,6 +265,8 @@ class Order(db.Model):
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("(other_store_id IS NULL) <> (shop_id IS NULL)", name="one_store"),
         Index("ix_store_order_store_date", "other_store_id", "order_date"),
+        # Orders pulled from Amazon are upserted by their Amazon order id (NULL for manual orders).
+        UniqueConstraint("company_id", "source", "amazon_order_id", name="uq_store_order_amazon_order"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -281,6 +283,62 @@ class Order(db.Model):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # Orders from Amazon (source "amazon"): read-only copies, newest lastUpdatedTime wins.
+    amazon_order_id: Mapped[str | None] = mapped_column(String(64))
+    marketplace_id: Mapped[str | None] = mapped_column(String(20))
+    amazon_status: Mapped[str | None] = mapped_column(String(32))  # fulfillmentStatus as Amazon sends it
+    fulfillment_channel: Mapped[str | None] = mapped_column(String(16))  # AMAZON or MERCHANT
+    item_count: Mapped[int | None] = mapped_column(Integer)
+    ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+SYNC_NEVER, SYNC_RUNNING, SYNC_OK, SYNC_WAITING, SYNC_ERROR, SYNC_STOPPED = (
+    "never", "running", "ok", "waiting", "error", "stopped")
+
+
+class OrdersSyncState(db.Model):
+    """Order sync of one seller authorization, shared by every process: the searchOrders token bucket,
+    the cursor, the run in progress (its parameters and pagination token), the lease, the last result.
+
+    The bucket and the lease are taken with single atomic UPDATEs (portal/orders_sync.py)."""
+
+    __tablename__ = "orders_sync_state"
+
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("seller_authorization.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=SYNC_NEVER)
+    # Rate budget: tokens left and when they were counted (epoch seconds).
+    bucket_level: Mapped[float] = mapped_column(db.Float)
+    bucket_at: Mapped[float] = mapped_column(db.Float)
+    # lastUpdatedBefore (or createdBefore of the backfill) of the last complete run.
+    cursor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The run in progress: its parameters are repeated with its pagination token on every page.
+    run_family: Mapped[str | None] = mapped_column(String(8))
+    run_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    run_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    run_marketplaces: Mapped[str | None] = mapped_column(Text)  # comma-separated, all chunks
+    run_chunk: Mapped[int] = mapped_column(Integer, default=0)
+    run_token: Mapped[str | None] = mapped_column(Text)
+    run_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    run_pages: Mapped[int] = mapped_column(Integer, default=0)
+    run_orders: Mapped[int] = mapped_column(Integer, default=0)
+    # Results.
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_orders: Mapped[int] = mapped_column(Integer, default=0)  # orders written by the last complete run
+    orders_total: Mapped[int] = mapped_column(Integer, default=0)  # orders ever created by the sync
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_detail: Mapped[str | None] = mapped_column(String(300))
+    error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    request_id: Mapped[str | None] = mapped_column(String(64))  # x-amzn-RequestId of the last answer
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no call to Amazon before this
+    # A stopped sync stays stopped while the authorization's token_updated_at is still this one.
+    stopped_token_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # --- Audit trail ----------------------------------------------------------------------------------
