@@ -444,10 +444,12 @@ class StandinAmazon:
                                 "token_type": "bearer", "expires_in": self.access_token_ttl}
         return _json(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
 
-    def _participations(self, request: Request, region: str | None) -> Response:
-        self._count("participations")
+    def _caller(self, request: Request, region: str | None, kind: str,
+                query_log: list | None = None) -> tuple[Any, Response | None]:
+        """The seller behind the request's access token, or Amazon's 403 answer (counted as `kind`)."""
+        self._count(kind)
         if request.method != "GET":
-            return _sp_error(405, "MethodNotAllowed", "Only GET is supported.")
+            return None, _sp_error(405, "MethodNotAllowed", "Only GET is supported.")
         access_token = request.headers.get("x-amz-access-token", "")
         with self._lock:
             issued = self._access.get(access_token) if access_token else None
@@ -455,41 +457,33 @@ class StandinAmazon:
             seller = (None if issued is None or issued.revoked or expired
                       else self._sellers.get(issued.refresh_token))
             self.calls.append((request.path, seller.seller_id if seller else None))
+            if query_log is not None:
+                query_log.append({k: v for k, v in request.args.items(multi=False)})
             if seller is not None and issued is not None:
-                self.token_counts.setdefault(issued.refresh_token,
-                                             Counter())["participations"] += 1
+                self.token_counts.setdefault(issued.refresh_token, Counter())[kind] += 1
         if not access_token:  # Amazon's documented example of this answer
-            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _TOKEN_MISSING)
+            return None, _sp_error(403, "Unauthorized", _ACCESS_DENIED, _TOKEN_MISSING)
         if expired:
-            return _sp_error(403, "Unauthorized", _ACCESS_DENIED,
-                             "The access token you provided has expired.")
+            return None, _sp_error(403, "Unauthorized", _ACCESS_DENIED, "The access token you provided has expired.")
         if seller is None or issued is None:
-            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _INVALID_TOKEN)
+            return None, _sp_error(403, "Unauthorized", _ACCESS_DENIED, _INVALID_TOKEN)
         if region and seller.region and region != seller.region:
-            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "")
+            return None, _sp_error(403, "Unauthorized", _ACCESS_DENIED, "")
+        return (seller, issued), None
+
+    def _participations(self, request: Request, region: str | None) -> Response:
+        caller, refusal = self._caller(request, region, "participations")
+        if refusal is not None:
+            return refusal
+        seller, issued = caller
         return self._scenario_response(issued.refresh_token, seller, region)
 
     def _search_orders(self, request: Request, region: str | None) -> Response:
-        self._count("orders")
-        if request.method != "GET":
-            return _sp_error(405, "MethodNotAllowed", "Only GET is supported.")
-        access_token = request.headers.get("x-amz-access-token", "")
-        with self._lock:
-            issued = self._access.get(access_token) if access_token else None
-            expired = issued is not None and issued.expires_at <= self._now()
-            seller = (None if issued is None or issued.revoked or expired
-                      else self._sellers.get(issued.refresh_token))
-            self.calls.append((request.path, seller.seller_id if seller else None))
-            self.order_queries.append({k: v for k, v in request.args.items(multi=False)})
-            if seller is not None and issued is not None:
-                self.token_counts.setdefault(issued.refresh_token, Counter())["orders"] += 1
-        if not access_token:
-            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _TOKEN_MISSING)
-        if expired:
-            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "The access token you provided has expired.")
-        if seller is None:
-            return _sp_error(403, "Unauthorized", _ACCESS_DENIED, _INVALID_TOKEN)
-        if (region and seller.region and region != seller.region) or seller.scenario == "forbidden":
+        caller, refusal = self._caller(request, region, "orders", self.order_queries)
+        if refusal is not None:
+            return refusal
+        seller, _issued = caller
+        if seller.scenario == "forbidden":
             return _sp_error(403, "Unauthorized", _ACCESS_DENIED, "")
         if not self._take_order_token(seller.seller_id) or seller.scenario == "throttled":
             return self._quota_exceeded()
