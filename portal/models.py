@@ -67,7 +67,8 @@ class User(UserMixin, db.Model):
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)  # stored lower-cased
     display_name: Mapped[str] = mapped_column(String(NAME_MAX))
-    sort_name: Mapped[str] = mapped_column(SortKeyType, default=_sort_key_of("display_name"))  # sorting.py
+    # The name's pinyin / case-folded key (portal/sorting.py), kept in step by _set_sort_name.
+    sort_name: Mapped[str] = mapped_column(SortKeyType, server_default="", default=_sort_key_of("display_name"))
     role: Mapped[str] = mapped_column(String(16), default=ROLE_MEMBER)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -147,7 +148,8 @@ class Shop(db.Model):
     authorization_id: Mapped[int] = mapped_column(ForeignKey("seller_authorization.id"), index=True)
     name: Mapped[str] = mapped_column(String(SHOP_NAME_MAX))
     name_key: Mapped[str] = mapped_column(String(SHOP_NAME_MAX))  # case-folded name: unique per company
-    sort_name: Mapped[str] = mapped_column(SortKeyType, default=_sort_key_of("name"))  # pinyin: sorting.py
+    # The name's pinyin / case-folded key (portal/sorting.py), kept in step by _set_sort_name.
+    sort_name: Mapped[str] = mapped_column(SortKeyType, server_default="", default=_sort_key_of("name"))
     mode: Mapped[str] = mapped_column(String(8), default=MODE_SINGLE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
@@ -237,10 +239,13 @@ class OtherStore(db.Model):
     platform_key: Mapped[str] = mapped_column(String(80))  # platform, or "other:<name case-folded>"
     name: Mapped[str] = mapped_column(String(STORE_NAME_MAX))
     name_key: Mapped[str] = mapped_column(String(STORE_NAME_MAX))
-    sort_name: Mapped[str] = mapped_column(SortKeyType, default=_sort_key_of("name"))  # pinyin: sorting.py
+    # The name's pinyin / case-folded key (portal/sorting.py), kept in step by _set_sort_name.
+    sort_name: Mapped[str] = mapped_column(SortKeyType, server_default="", default=_sort_key_of("name"))
     url: Mapped[str | None] = mapped_column(String(500))
     login_name: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)
+    # The currency new orders start with: chosen, or that of the first country (TW -> TWD).
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 

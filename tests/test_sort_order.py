@@ -164,6 +164,8 @@ def test_migration_fills_sort_keys(migrated_to_0009):
             values = {"id": i, "name": name, "key": name.casefold(), "now": now, "email": f"u{i}@example.com"}
             conn.execute(text("INSERT INTO shop (id, company_id, authorization_id, name, name_key, mode, created_at) "
                               "VALUES (:id, 1, 1, :name, :key, 'single', :now)"), values)
+            conn.execute(text("INSERT INTO shop_marketplace (shop_id, authorization_id, marketplace_id, position) "
+                              "VALUES (:id, 1, :email, 0)"), values)  # any distinct id
             conn.execute(text("INSERT INTO other_store (id, company_id, platform, platform_key, name, name_key, "
                               "created_at) VALUES (:id, 1, 'ebay', 'ebay', :name, :key, :now)"), values)
             conn.execute(text("INSERT INTO user_account (id, company_id, email, display_name, role, active, "
@@ -179,3 +181,5 @@ def test_migration_fills_sort_keys(migrated_to_0009):
         assert ordered == ["Acme 美国", "爱尔兰", "北美", "beta", "即将", "美国", "区域", "已撤销"]
     indexes = {ix["name"] for ix in db.inspect(db.engine).get_indexes("shop")}
     assert "ix_shop_company_sort_name" in indexes
+    # Nothing that hangs off the altered tables is lost (a table copy on SQLite would cascade-delete it).
+    assert db.session.scalar(text("SELECT count(*) FROM shop_marketplace")) == len(names)
