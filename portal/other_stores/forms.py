@@ -12,7 +12,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..forms import plain_text, strip_filter
 from ..models import STORE_NAME_MAX
 from .catalog import (OTHER, common_country_codes, country_choices, country_codes, country_currency,
-                      country_search_text, currency_choices, currency_codes, platform_choices)
+                      country_search_text, currency_choices, currency_codes, default_currency, platform_choices)
 
 NOTES_MAX = 2000
 
@@ -92,6 +92,13 @@ class StoreForm(FlaskForm):
                              description=_l("Optional. Never enter passwords or API secrets here: they are not "
                                             "needed and not stored."))
     notes = TextAreaField(_l("Notes"), filters=[strip_filter], validators=[Optional(), Length(max=NOTES_MAX)])
+
+    def __init__(self, *args, obj=None, **kwargs):
+        super().__init__(*args, obj=obj, **kwargs)
+        # A stored currency that is the first country's shows as "same as the first country", so that it
+        # keeps following the countries when they are edited (with or without JavaScript).
+        if obj is not None and obj.currency == default_currency(obj.country_codes):
+            self.currency.data = ""
 
     def validate_platform_other(self, field):
         if self.platform.data == OTHER and not field.data:
