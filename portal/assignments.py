@@ -7,7 +7,7 @@ from .models import User
 
 def company_staff(company_id: int):
     """Active users of the company, who can be assigned shops and stores."""
-    return select(User).where(User.company_id == company_id, User.active.is_(True)).order_by(User.display_name)
+    return select(User).where(User.company_id == company_id, User.active.is_(True)).order_by(User.sort_name, User.id)
 
 
 def set_assignees(target, assignment_cls, *, selected: set[int], shown: set[int]) -> None:

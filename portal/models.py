@@ -7,9 +7,10 @@ from decimal import Decimal
 from flask_login import UserMixin
 from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         UniqueConstraint, event, func)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
+from .sorting import SortKeyType, sort_key
 
 ROLE_ADMIN = "admin"
 ROLE_MEMBER = "member"
@@ -21,6 +22,13 @@ NAME_MAX = 100
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _sort_key_of(source: str):
+    """Column default for a sort key: computed from `source` for Core inserts that do not give it."""
+    def default(context):
+        return sort_key(context.get_current_parameters().get(source))
+    return default
 
 
 class UTCDateTime(db.TypeDecorator):
@@ -52,11 +60,15 @@ class Company(db.Model):
 
 class User(UserMixin, db.Model):
     __tablename__ = "user_account"
+    # The Users table lists a company's users by sort_name.
+    __table_args__ = (Index("ix_user_account_company_sort_name", "company_id", "sort_name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)  # stored lower-cased
     display_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    # The name's pinyin / case-folded key (portal/sorting.py), kept in step by _set_sort_name.
+    sort_name: Mapped[str] = mapped_column(SortKeyType, server_default="", default=_sort_key_of("display_name"))
     role: Mapped[str] = mapped_column(String(16), default=ROLE_MEMBER)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -67,6 +79,11 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     company: Mapped[Company] = relationship(back_populates="users")
+
+    @validates("display_name")
+    def _set_sort_name(self, _key, value):
+        self.sort_name = sort_key(value)
+        return value
 
     @property
     def is_admin(self) -> bool:
@@ -122,13 +139,17 @@ class Shop(db.Model):
     __table_args__ = (UniqueConstraint("company_id", "name_key"),
                       # Counts and the attention banner read only these columns of a company's shops.
                       Index("ix_shop_company_authorization_status", "company_id", "authorization_id",
-                            "check_status"))
+                            "check_status"),
+                      # The list's name sorts read the page's ids from this index alone.
+                      Index("ix_shop_company_sort_name", "company_id", "sort_name", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
     authorization_id: Mapped[int] = mapped_column(ForeignKey("seller_authorization.id"), index=True)
     name: Mapped[str] = mapped_column(String(SHOP_NAME_MAX))
     name_key: Mapped[str] = mapped_column(String(SHOP_NAME_MAX))  # case-folded name: unique per company
+    # The name's pinyin / case-folded key (portal/sorting.py), kept in step by _set_sort_name.
+    sort_name: Mapped[str] = mapped_column(SortKeyType, server_default="", default=_sort_key_of("name"))
     mode: Mapped[str] = mapped_column(String(8), default=MODE_SINGLE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
@@ -149,6 +170,11 @@ class Shop(db.Model):
     marketplaces: Mapped[list[ShopMarketplace]] = relationship(
         back_populates="shop", cascade="all, delete-orphan", order_by="ShopMarketplace.position")
     assignments: Mapped[list[ShopAssignment]] = relationship(back_populates="shop", cascade="all, delete-orphan")
+
+    @validates("name")
+    def _set_sort_name(self, _key, value):
+        self.sort_name = sort_key(value)
+        return value
 
     @property
     def seller_id(self) -> str:
@@ -203,7 +229,8 @@ class OtherStore(db.Model):
     """A shop on another platform, kept as a record: no API is called for it."""
 
     __tablename__ = "other_store"
-    __table_args__ = (UniqueConstraint("company_id", "platform_key", "name_key"),)
+    __table_args__ = (UniqueConstraint("company_id", "platform_key", "name_key"),
+                      Index("ix_other_store_company_sort_name", "company_id", "sort_name", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
@@ -212,9 +239,13 @@ class OtherStore(db.Model):
     platform_key: Mapped[str] = mapped_column(String(80))  # platform, or "other:<name case-folded>"
     name: Mapped[str] = mapped_column(String(STORE_NAME_MAX))
     name_key: Mapped[str] = mapped_column(String(STORE_NAME_MAX))
+    # The name's pinyin / case-folded key (portal/sorting.py), kept in step by _set_sort_name.
+    sort_name: Mapped[str] = mapped_column(SortKeyType, server_default="", default=_sort_key_of("name"))
     url: Mapped[str | None] = mapped_column(String(500))
     login_name: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)
+    # The currency new orders start with: chosen, or that of the first country (TW -> TWD).
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
@@ -222,6 +253,11 @@ class OtherStore(db.Model):
         back_populates="store", cascade="all, delete-orphan", order_by="OtherStoreCountry.position")
     assignments: Mapped[list[OtherStoreAssignment]] = relationship(back_populates="store",
                                                                    cascade="all, delete-orphan")
+
+    @validates("name")
+    def _set_sort_name(self, _key, value):
+        self.sort_name = sort_key(value)
+        return value
 
     @property
     def country_codes(self) -> list[str]:

@@ -1,14 +1,14 @@
 """orders from Amazon: Amazon columns on store_order, per-authorization sync state
 
 Revision ID: 0011_orders_sync
-Revises: 0009_security
+Revises: 0010_sort_keys
 """
 import sqlalchemy as sa
 from alembic import op
 
 
 revision = "0011_orders_sync"
-down_revision = "0009_security"
+down_revision = "0010_sort_keys"
 branch_labels = None
 depends_on = None
 

@@ -32,12 +32,12 @@ class ActivityFilters(FilterForm):
 
 
 def search_users(base, filters: UserFilters):
-    """Select of the users of `base` (access.company_users) matching the search, by name."""
+    """Select of the users of `base` (access.company_users) matching the search, by name (pinyin order)."""
     q = filters.q.data
     if q:
         like = f"%{q.lower()}%"
         base = base.where(or_(func.lower(User.display_name).like(like), User.email.like(like)))
-    return base.order_by(User.display_name, User.id)
+    return base.order_by(User.sort_name, User.id)
 
 
 def _midnight(day) -> datetime:

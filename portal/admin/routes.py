@@ -112,7 +112,7 @@ def reset_user_password(user_id: int):
 def activity():
     filters = ActivityFilters()
     page = paginate(activity_query(current_user.company_id, filters), request.args.get("page"))
-    users = list(db.session.scalars(company_users(current_user).order_by(User.display_name)))
+    users = list(db.session.scalars(company_users(current_user).order_by(User.sort_name, User.id)))
     return render_page("admin/activity.html", "results", page=page, filters=filters, args=filters.args(),
                        actions=ACTIONS, users=users, nav="activity")
 

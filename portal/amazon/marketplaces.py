@@ -48,54 +48,56 @@ REGIONS: dict[str, Region] = {
 
 _EU_CENTRAL = "sellercentral-europe.amazon.com"
 
-# Table order of PRODUCT.md.
+# The order every list shows, the same in every language (not alphabetical by translated name):
+# region by region, the marketplaces most sellers use first (US, CA, MX, BR; DE, GB, FR, IT, ES ...;
+# JP, AU, SG). Marketplace IDs and the region grouping follow PRODUCT.md's table.
 MARKETPLACES: tuple[Marketplace, ...] = (
-    Marketplace("CA", "A2EUQ1WTGCTBG2", "NA", "Canada", "加拿大", "sellercentral.amazon.ca",
-                "CAD", "www.amazon.ca", "en_CA"),
     Marketplace("US", "ATVPDKIKX0DER", "NA", "United States", "美国", "sellercentral.amazon.com",
                 "USD", "www.amazon.com", "en_US"),
+    Marketplace("CA", "A2EUQ1WTGCTBG2", "NA", "Canada", "加拿大", "sellercentral.amazon.ca",
+                "CAD", "www.amazon.ca", "en_CA"),
     Marketplace("MX", "A1AM78C64UM0Y8", "NA", "Mexico", "墨西哥", "sellercentral.amazon.com.mx",
                 "MXN", "www.amazon.com.mx", "es_MX"),
     Marketplace("BR", "A2Q3Y263D00KWC", "NA", "Brazil", "巴西", "sellercentral.amazon.com.br",
                 "BRL", "www.amazon.com.br", "pt_BR"),
-    Marketplace("IE", "A28R8C7NBKEWEA", "EU", "Ireland", "爱尔兰", "sellercentral.amazon.ie",
-                "EUR", "www.amazon.ie", "en_IE"),
-    Marketplace("ES", "A1RKKUPIHCS9HS", "EU", "Spain", "西班牙", _EU_CENTRAL,
-                "EUR", "www.amazon.es", "es_ES"),
+    Marketplace("DE", "A1PA6795UKMFR9", "EU", "Germany", "德国", _EU_CENTRAL,
+                "EUR", "www.amazon.de", "de_DE"),
     Marketplace("GB", "A1F83G8C2ARO7P", "EU", "United Kingdom", "英国", _EU_CENTRAL,
                 "GBP", "www.amazon.co.uk", "en_GB"),
     Marketplace("FR", "A13V1IB3VIYZZH", "EU", "France", "法国", _EU_CENTRAL,
                 "EUR", "www.amazon.fr", "fr_FR"),
-    Marketplace("BE", "AMEN7PMS3EDWL", "EU", "Belgium", "比利时", "sellercentral.amazon.com.be",
-                "EUR", "www.amazon.com.be", "fr_BE"),
-    Marketplace("NL", "A1805IZSGTT6HS", "EU", "Netherlands", "荷兰", "sellercentral.amazon.nl",
-                "EUR", "www.amazon.nl", "nl_NL"),
-    Marketplace("DE", "A1PA6795UKMFR9", "EU", "Germany", "德国", _EU_CENTRAL,
-                "EUR", "www.amazon.de", "de_DE"),
     Marketplace("IT", "APJ6JRA9NG5V4", "EU", "Italy", "意大利", _EU_CENTRAL,
                 "EUR", "www.amazon.it", "it_IT"),
-    Marketplace("SE", "A2NODRKZP88ZB9", "EU", "Sweden", "瑞典", "sellercentral.amazon.se",
-                "SEK", "www.amazon.se", "sv_SE"),
-    Marketplace("ZA", "AE08WJ6YKNBMC", "EU", "South Africa", "南非", "sellercentral.amazon.co.za",
-                "ZAR", "www.amazon.co.za", "en_ZA"),
+    Marketplace("ES", "A1RKKUPIHCS9HS", "EU", "Spain", "西班牙", _EU_CENTRAL,
+                "EUR", "www.amazon.es", "es_ES"),
+    Marketplace("NL", "A1805IZSGTT6HS", "EU", "Netherlands", "荷兰", "sellercentral.amazon.nl",
+                "EUR", "www.amazon.nl", "nl_NL"),
     Marketplace("PL", "A1C3SOZRARQ6R3", "EU", "Poland", "波兰", "sellercentral.amazon.pl",
                 "PLN", "www.amazon.pl", "pl_PL"),
-    Marketplace("EG", "ARBP9OOSHTCHU", "EU", "Egypt", "埃及", "sellercentral.amazon.eg",
-                "EGP", "www.amazon.eg", "ar_EG"),
+    Marketplace("SE", "A2NODRKZP88ZB9", "EU", "Sweden", "瑞典", "sellercentral.amazon.se",
+                "SEK", "www.amazon.se", "sv_SE"),
+    Marketplace("BE", "AMEN7PMS3EDWL", "EU", "Belgium", "比利时", "sellercentral.amazon.com.be",
+                "EUR", "www.amazon.com.be", "fr_BE"),
+    Marketplace("IE", "A28R8C7NBKEWEA", "EU", "Ireland", "爱尔兰", "sellercentral.amazon.ie",
+                "EUR", "www.amazon.ie", "en_IE"),
     Marketplace("TR", "A33AVAJ2PDY3EV", "EU", "Turkey", "土耳其", "sellercentral.amazon.com.tr",
                 "TRY", "www.amazon.com.tr", "tr_TR"),
-    Marketplace("SA", "A17E79C6D8DWNP", "EU", "Saudi Arabia", "沙特阿拉伯", "sellercentral.amazon.sa",
-                "SAR", "www.amazon.sa", "ar_SA"),
     Marketplace("AE", "A2VIGQ35RCS4UG", "EU", "United Arab Emirates", "阿联酋",
                 "sellercentral.amazon.ae", "AED", "www.amazon.ae", "en_AE"),
+    Marketplace("SA", "A17E79C6D8DWNP", "EU", "Saudi Arabia", "沙特阿拉伯", "sellercentral.amazon.sa",
+                "SAR", "www.amazon.sa", "ar_SA"),
+    Marketplace("EG", "ARBP9OOSHTCHU", "EU", "Egypt", "埃及", "sellercentral.amazon.eg",
+                "EGP", "www.amazon.eg", "ar_EG"),
     Marketplace("IN", "A21TJRUUN4KGV", "EU", "India", "印度", "sellercentral.amazon.in",
                 "INR", "www.amazon.in", "en_IN"),
-    Marketplace("SG", "A19VAU5U5O7RUS", "FE", "Singapore", "新加坡", "sellercentral.amazon.sg",
-                "SGD", "www.amazon.sg", "en_SG"),
-    Marketplace("AU", "A39IBJ37TRP1C6", "FE", "Australia", "澳大利亚", "sellercentral.amazon.com.au",
-                "AUD", "www.amazon.com.au", "en_AU"),
+    Marketplace("ZA", "AE08WJ6YKNBMC", "EU", "South Africa", "南非", "sellercentral.amazon.co.za",
+                "ZAR", "www.amazon.co.za", "en_ZA"),
     Marketplace("JP", "A1VC38T7YXB528", "FE", "Japan", "日本", "sellercentral.amazon.co.jp",
                 "JPY", "www.amazon.co.jp", "ja_JP"),
+    Marketplace("AU", "A39IBJ37TRP1C6", "FE", "Australia", "澳大利亚", "sellercentral.amazon.com.au",
+                "AUD", "www.amazon.com.au", "en_AU"),
+    Marketplace("SG", "A19VAU5U5O7RUS", "FE", "Singapore", "新加坡", "sellercentral.amazon.sg",
+                "SGD", "www.amazon.sg", "en_SG"),
 )
 
 # The seed's MWS-era developer name and IDs. They never yield an SP-API refresh token; the portal
@@ -124,9 +126,15 @@ def marketplace_by_id(marketplace_id: str) -> Marketplace | None:
 
 
 def marketplaces_in(region_code: str) -> list[Marketplace]:
-    """Return the marketplaces of a region in table order (empty for an unknown region)."""
+    """Return the marketplaces of a region, most used first (empty for an unknown region)."""
     code = (region_code or "").strip().upper()
     return [mp for mp in MARKETPLACES if mp.region == code]
+
+
+def in_list_order(marketplace_ids) -> list[str]:
+    """`marketplace_ids` in the order lists show them (MARKETPLACES); unknown ids last, as given."""
+    rank = {mp.marketplace_id: i for i, mp in enumerate(MARKETPLACES)}
+    return sorted(marketplace_ids, key=lambda mid: rank.get(mid, len(rank)))
 
 
 def by_country(country_code: str) -> Marketplace | None:

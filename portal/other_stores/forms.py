@@ -2,16 +2,24 @@ import decimal
 import re
 from urllib.parse import urlsplit
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import plain_text, strip_filter
 from ..models import STORE_NAME_MAX
-from .catalog import OTHER, country_choices, country_codes, currency_choices, currency_codes, platform_choices
+from .catalog import (OTHER, common_country_codes, country_choices, country_codes, country_currency,
+                      country_search_text, currency_choices, currency_codes, default_currency, platform_choices)
 
 NOTES_MAX = 2000
+
+
+def list_separator() -> str:
+    """How a language joins the items of a short list: 、 in Chinese, a comma in English."""
+    return "、" if str(get_locale() or "en").startswith("zh") else ", "
 
 
 def _choices(pairs):
@@ -69,9 +77,14 @@ class StoreForm(FlaskForm):
                                  description=_l("Only when the platform is “Other”."))
     name = StringField(_l("Store name"), filters=[strip_filter],
                        validators=[DataRequired(), Length(max=STORE_NAME_MAX), plain_text])
+    # Plain checkboxes (they work without JavaScript); stores.js adds the search filter above them.
     countries = SelectMultipleField(_l("Sites / countries"), choices=lambda: _choices(country_choices()),
                                     validators=[DataRequired(_l("Pick at least one country."))],
-                                    render_kw={"size": 8})
+                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    currency = SelectField(_l("Order currency"),
+                           choices=lambda: _choices([("", str(_l("Same as the first country"))), *currency_choices()]),
+                           default="", validate_choice=False, render_kw={"data-follows-country": ""},
+                           description=_l("New orders of this store start with this currency."))
     url = StringField(_l("Store URL"), filters=[strip_filter], validators=[Optional(), Length(max=500), http_url],
                       render_kw={"type": "url", "placeholder": "https://"})
     login_name = StringField(_l("Account login name"), filters=[strip_filter],
@@ -79,6 +92,13 @@ class StoreForm(FlaskForm):
                              description=_l("Optional. Never enter passwords or API secrets here: they are not "
                                             "needed and not stored."))
     notes = TextAreaField(_l("Notes"), filters=[strip_filter], validators=[Optional(), Length(max=NOTES_MAX)])
+
+    def __init__(self, *args, obj=None, **kwargs):
+        super().__init__(*args, obj=obj, **kwargs)
+        # A stored currency that is the first country's shows as "same as the first country", so that it
+        # keeps following the countries when they are edited (with or without JavaScript).
+        if obj is not None and obj.currency == default_currency(obj.country_codes):
+            self.currency.data = ""
 
     def validate_platform_other(self, field):
         if self.platform.data == OTHER and not field.data:
@@ -88,6 +108,26 @@ class StoreForm(FlaskForm):
         unknown = set(field.data or []) - country_codes()
         if unknown:
             raise ValidationError(_l("Pick countries from the list."))
+
+    def validate_currency(self, field):
+        if field.data and field.data not in currency_codes():
+            raise ValidationError(_l("Pick a currency from the list (ISO 4217 code)."))
+
+    def country_options(self) -> list[dict]:
+        """The picker's checkboxes: the field's options with their group, currency and search text."""
+        common = common_country_codes()
+        return [{"box": box, "common": box.data in common, "currency": country_currency(box.data) or "",
+                 "search": country_search_text(box.data)} for box in self.countries]
+
+    @staticmethod
+    def separator() -> str:
+        return list_separator()
+
+    def chosen_countries(self) -> str:
+        """The ticked countries as one line, e.g. "台湾 (TW)、马来西亚 (MY)" or "Taiwan (TW), Malaysia (MY)"."""
+        names = dict(country_choices())
+        chosen = [f"{names[code]} ({code})" for code in (self.countries.data or []) if code in names]
+        return list_separator().join(chosen)
 
 
 class OrderForm(FlaskForm):

@@ -45,7 +45,7 @@ class OrderFilters(FilterForm):
 
 
 def stores_page(base, filters: StoreFilters, raw_page, *, with_staff: bool) -> Page:
-    """A page of the stores of `base` (visible_other_stores) matching the filters, by name."""
+    """A page of the stores of `base` (visible_other_stores) matching the filters, by name (pinyin order)."""
     values = filters.values()
     query = base.options(selectinload(OtherStore.countries))
     if with_staff:
@@ -58,7 +58,7 @@ def stores_page(base, filters: StoreFilters, raw_page, *, with_staff: bool) -> P
     if values["country"]:
         query = query.where(OtherStore.id.in_(select(OtherStoreCountry.store_id)
                                               .where(OtherStoreCountry.country_code == values["country"])))
-    return paginate(query.order_by(OtherStore.name_key, OtherStore.id), raw_page)
+    return paginate(query.order_by(OtherStore.sort_name, OtherStore.id), raw_page)
 
 
 def filtered_orders(store: OtherStore, filters: OrderFilters):

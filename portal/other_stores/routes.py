@@ -64,7 +64,7 @@ def save_store_view(store_id: int | None = None):
 def _store_values(form) -> dict:
     return dict(platform=form.platform.data, platform_other=form.platform_other.data, name=form.name.data,
                 countries=form.countries.data, url=form.url.data, login_name=form.login_name.data,
-                notes=form.notes.data)
+                notes=form.notes.data, currency=form.currency.data)
 
 
 @bp.route("/other-stores/<int:store_id>")
@@ -115,7 +115,7 @@ def save_order_view(store_id: int, order_id: int | None = None):
     """Add (no order id) or edit an order of a store the user sees."""
     store, order = get_visible_order_or_404(current_user, store_id, order_id) if order_id else \
         (get_visible_store_or_404(current_user, store_id), None)
-    form = OrderForm(obj=order if request.method == "GET" else None)
+    form = OrderForm(obj=order if request.method == "GET" else None, currency=store.currency)
     if form.validate_on_submit():
         try:
             saved = save_order(current_user, store, order, **_order_values(form))

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..models import (ORDER_SOURCE_MANUAL, ROLE_MEMBER, Order, OtherStore, OtherStoreAssignment, OtherStoreCountry,
                       User)
 from ..forms import FormError, name_key
-from .catalog import OTHER
+from .catalog import OTHER, default_currency
 
 StoreError = FormError  # kept for callers; the one error class lives in portal/forms.py
 
@@ -29,8 +29,10 @@ def _check_name_free(company_id: int, key: str, name: str, exclude_id: int | Non
 
 
 def save_store(user: User, store: OtherStore | None, *, platform: str, platform_other: str | None, name: str,
-               countries: list[str], url: str | None, login_name: str | None, notes: str | None) -> OtherStore:
-    """Create (store=None) or update a store record. A member who creates one is assigned to it."""
+               countries: list[str], url: str | None, login_name: str | None, notes: str | None,
+               currency: str | None = None) -> OtherStore:
+    """Create (store=None) or update a store record. A member who creates one is assigned to it.
+    Without a `currency` the store's orders default to that of its first country (Shopee TW: TWD)."""
     key = platform_key(platform, platform_other)
     _check_name_free(user.company_id, key, name, exclude_id=store.id if store else None)
     created = store is None
@@ -41,6 +43,7 @@ def save_store(user: User, store: OtherStore | None, *, platform: str, platform_
     store.platform_key, store.name, store.name_key = key, name, name_key(name)
     store.url, store.login_name, store.notes = url or None, login_name or None, notes or None
     codes = list(dict.fromkeys(countries))
+    store.currency = currency or default_currency(codes)
     if store.country_codes != codes:
         store.countries.clear()
         db.session.flush()

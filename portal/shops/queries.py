@@ -1,9 +1,9 @@
 """The read side of the shop pages: sorts, filters, status conditions, banner counts and list builders.
 
 Pagination is offset-based with a deferred join: the page's ids are picked by a query that reads only
-the shop table's (company_id, name_key) unique index for the default sort, and only those 50 ids are
-joined to their authorizations. A deep page (page 150 = offset 7,450) thus walks index entries, not
-7,450 joined rows, and keeps page numbers (which keyset pagination would lose)."""
+the shop table's (company_id, sort_name, id) index for the default sort (pinyin order, sorting.py), and
+only those 50 ids are joined to their authorizations. A deep page (page 150 = offset 7,450) thus walks
+index entries, not 7,450 joined rows, and keeps page numbers (which keyset pagination would lose)."""
 from __future__ import annotations
 
 from flask_babel import get_locale
@@ -26,8 +26,8 @@ DEFAULT_SORT = "name"
 # key -> (label, ORDER BY, needs the authorization join)
 # Labels are msgids (N_), translated once per request by the option functions below.
 SORTS = {
-    "name": (N_("Name A–Z"), (Shop.name_key, Shop.id), False),
-    "-name": (N_("Name Z–A"), (Shop.name_key.desc(), Shop.id.desc()), False),
+    "name": (N_("Name A–Z"), (Shop.sort_name, Shop.id), False),
+    "-name": (N_("Name Z–A"), (Shop.sort_name.desc(), Shop.id.desc()), False),
     "-created": (N_("Newest first"), (Shop.created_at.desc(), Shop.id.desc()), False),
     "created": (N_("Oldest first"), (Shop.created_at, Shop.id), False),
     "expiry": (N_("Expires soonest"), (SellerAuthorization.authorized_at, Shop.id), True),

@@ -15,7 +15,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from ..amazon.client import DEFAULT_THROTTLE_SECONDS, THROTTLED
-from ..amazon.marketplaces import display_name, marketplace_by_id
+from ..amazon.marketplaces import display_name, in_list_order, marketplace_by_id
 from ..models import CHECK_FAILED, CHECK_VERIFIED, utcnow
 from ..texts import ago, clock, translations, ymd, zone
 from ..urls import UrlBuilder
@@ -180,7 +180,8 @@ class RowBuilder:
             id=shop.id, dom_id=f"shop-{shop.id}", name=shop.name,
             select_label=self.texts.select % {"name": shop.name},
             detail_url=self.detail_url(shop.id), verify_url=self.verify_url(shop.id),
-            region=region, countries=tuple(self.country(m) for m in marketplace_ids), seller_id=seller_id,
+            region=region, countries=tuple(self.country(m) for m in in_list_order(marketplace_ids)),
+            seller_id=seller_id,
             status_html=status_html(shop, authorized_at, self.limits, self.texts, report),
             authorized=ymd(life.authorized_at, self.texts.zone), expires=ymd(life.expires_at, self.texts.zone),
             staff=STAFF_SEPARATOR.join(staff), reauthorize_url=self.reauthorize_url(shop.id) if reauthorize else "")

@@ -27,9 +27,10 @@ def test_every_marketplace_is_in_exactly_one_existing_region():
     assert Counter(mp.region for mp in MARKETPLACES) == {"NA": 4, "EU": 16, "FE": 3}
 
 
-def test_table_order_and_known_ids():
-    assert [mp.country_code for mp in marketplaces_in("NA")] == ["CA", "US", "MX", "BR"]
-    assert [mp.country_code for mp in marketplaces_in("fe")] == ["SG", "AU", "JP"]
+def test_most_used_first_and_known_ids():
+    assert [mp.country_code for mp in marketplaces_in("NA")] == ["US", "CA", "MX", "BR"]
+    assert [mp.country_code for mp in marketplaces_in("eu")][:5] == ["DE", "GB", "FR", "IT", "ES"]
+    assert [mp.country_code for mp in marketplaces_in("fe")] == ["JP", "AU", "SG"]
     assert marketplace_by_id("ATVPDKIKX0DER").country_code == "US"
     assert marketplace_by_id("A21TJRUUN4KGV").region == "EU"  # India is EU for the API
     assert marketplace_by_id("A2Q3Y263D00KWC").region == "NA"  # Brazil is NA
