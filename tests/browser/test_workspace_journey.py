@@ -174,7 +174,7 @@ def test_shop_list_as_a_workspace(amazon_server, standin, new_page):
 
 def test_new_shop_over_an_empty_list_reloads_it(amazon_server, new_page):
     """No rows to put the new one into: the page navigates to the list, as before."""
-    live_server, url = amazon_server, amazon_server.url
+    live_server = amazon_server
     seed_company(live_server)
     page = new_page()
     sign_in(page, live_server, "ada@example.com")
