@@ -15,12 +15,10 @@ from markupsafe import Markup, escape
 
 from ..amazon.marketplaces import display_name, marketplace_by_id
 from ..models import CHECK_FAILED, CHECK_VERIFIED
-from ..texts import ago, translations, ymd, zone
+from ..texts import ago, join_list, translations, ymd, zone
 from ..urls import UrlBuilder
 from .lifecycle import EXPIRED, EXPIRING, Bounds, bounds, lifecycle_at
 from .verify import status_view
-
-STAFF_SEPARATOR = "、"
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ class RowBuilder:
             region=region, countries=tuple(self.country(m) for m in marketplace_ids), seller_id=seller_id,
             status_html=status_html(shop, authorized_at, self.limits, self.texts, report),
             authorized=ymd(life.authorized_at, self.texts.zone), expires=ymd(life.expires_at, self.texts.zone),
-            staff=STAFF_SEPARATOR.join(staff))
+            staff=join_list(staff))
 
     def from_shop(self, shop, *, with_staff: bool, report=None) -> ShopRow:
         """The row of a loaded ORM Shop (the Verify answer re-renders one row)."""

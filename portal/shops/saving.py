@@ -16,6 +16,7 @@ from ..extensions import db
 from ..forms import show_error
 from ..htmx import hx_redirect
 from ..models import MODE_MULTI
+from ..texts import join_list
 from .services import ShopError
 from .verify import check_authorization
 
@@ -79,5 +80,5 @@ def token_saved(facts: Saved):
         flash(_("Amazon was asked about this authorization %(seconds)d seconds ago, so it was not checked again now. "
                 "Click Verify in %(wait)d seconds.", seconds=report.seconds_since, wait=report.wait_seconds), "info")
     if facts.others:
-        flash(_("The same authorization is used by: %(shops)s.", shops="、".join(facts.others)), "info")
+        flash(_("The same authorization is used by: %(shops)s.", shops=join_list(facts.others)), "info")
     return hx_redirect(url_for("shops.detail", shop_id=facts.shop_id))
