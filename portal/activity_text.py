@@ -47,7 +47,7 @@ ACTION_AREAS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 ACTION_LABELS = {code: label for _area, actions in ACTION_AREAS for code, label in actions}
 
-OUTCOME_LABELS = {"success": N_("Succeeded"), "denied": N_("Denied"), "failure": N_("Failed")}
+OUTCOME_LABELS = {"success": N_("Succeeded"), "denied": N_("Denied"), "failure": N_("Unsuccessful")}
 
 # One sentence per action; %(who)s is the user, %(what)s the shop, store, user or order it was done to.
 SENTENCES = {
@@ -100,7 +100,7 @@ UNKNOWN = N_("%(who)s: %(action)s.")
 ROLE_NAMES = {"admin": N_("Admin"), "member": N_("Member")}
 # Short words for the answers of a Verify (amazon/client.py codes).
 VERIFY_CODES = {
-    "verified": N_("verified"), "invalid_grant": N_("Amazon refused the authorization"),
+    "invalid_grant": N_("Amazon refused the authorization"),
     "invalid_client": N_("Amazon refused the portal's application credentials"),
     "forbidden": N_("Amazon denied access"), "not_participating": N_("the seller does not sell in some countries"),
     "throttled": N_("Amazon asked to wait"), "unavailable": N_("Amazon could not be reached"),
@@ -116,6 +116,7 @@ REFUSALS = (  # amazon.authorize_refused details (shops/authorize.py), by how th
     ("shared with hidden shops", N_("The authorization is also used by shops the user cannot see.")),
     ("log-in URI", N_("The link did not come from Seller Central.")),
 )
+_USER_TYPES = {"user", "user_account"}  # audit.event_values names a User target "user"
 _PAIR = re.compile(r"([a-z_]+)=(\S+)")
 _SHARED = re.compile(r"shared with (\d+) other shops")
 
@@ -129,6 +130,7 @@ class ActivityLine:
     details: str
     outcome_label: str
     path: str
+    address: str
 
 
 def action_label(code: str) -> str:
@@ -153,7 +155,7 @@ def user_ids_named(events) -> set[int]:
     for event in events:
         if event.user_id:
             ids.add(event.user_id)
-        if event.object_type == "user_account" and event.object_id:
+        if event.object_type in _USER_TYPES and event.object_id:
             ids.add(event.object_id)
         if event.detail and event.detail.startswith("users="):
             ids.update(int(i) for i in event.detail[6:].split(",") if i.isdigit())
@@ -166,8 +168,9 @@ def describe(event: AuditEvent, names: dict[int, str]) -> ActivityLine:
     what = _what(event, names)
     sentence, details = _sentence(event, who, what, names)
     path = event.detail.split(" ", 1)[1] if event.action in _WITH_PATH and event.detail and " /" in event.detail else ""
+    address = fast_gettext(N_("command line")) if event.ip == "cli" else event.ip or ""
     return ActivityLine(event=event, sentence=sentence, details=details, outcome_label=outcome_label(event.outcome),
-                        path=path)
+                        path=path, address=address)
 
 
 _WITH_PATH = {"access.denied", "access.forbidden", "security.cross_site", "auth.throttled"}
@@ -176,13 +179,13 @@ _WITH_PATH = {"access.denied", "access.forbidden", "security.cross_site", "auth.
 def _who(event, names) -> str:
     if event.user_id and event.user_id in names:
         return names[event.user_id]
-    if event.user_label == "cli":
+    if event.user_label == "cli" or (not event.user_label and event.ip == "cli"):
         return fast_gettext(N_("The command line"))
     return event.user_label or fast_gettext(N_("Someone"))
 
 
 def _what(event, names) -> str:
-    if event.object_type == "user_account" and event.object_id in names:
+    if event.object_type in _USER_TYPES and event.object_id in names:
         return names[event.object_id]
     if event.object_label:
         return event.object_label
@@ -214,7 +217,7 @@ def _special(event, detail, pairs, values):
             return USER_ADDED_AS if action == "user.created" else ROLE_SET
     if action == "shop.verified" and event.outcome != "success":
         return VERIFY_FAILED
-    if action == "shop.assignments_changed" and event.object_type == "user_account":
+    if action == "shop.assignments_changed" and event.object_type in _USER_TYPES:
         match = re.match(r"bulk: (\d+) shops assigned", detail)
         if match:
             values["num"] = int(match.group(1))

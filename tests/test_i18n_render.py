@@ -1,0 +1,323 @@
+"""Every page and dialog a user can reach, rendered in Chinese, has no English UI words; in English, no
+Chinese characters. The seed data is neither language (names like "N-0001"), so whatever is left in the
+language of the other side is a text of the portal: a missing _() or a missing translation."""
+import csv
+import io
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from html.parser import HTMLParser
+
+import pytest
+from babel import Locale
+from babel.numbers import list_currencies
+
+from portal.amazon.marketplaces import MARKETPLACES, REGIONS
+from portal.other_stores.catalog import PLATFORMS
+from tests.conftest import PASSWORD
+
+HX = {"HX-Request": "true"}
+US, CA, MX, DE, JP = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A1PA6795UKMFR9", "A1VC38T7YXB528"
+N_SHOPS = 56  # more than one page of 50
+
+# Words that are the same in both languages: names of Amazon's products, pages and settings, codes.
+NON_WORDS = {
+    "Amazon", "SP-API", "LWA", "CSV", "API", "ID", "IP", "ISO", "MWS", "URL", "URI", "HTTP", "HTTPS",
+    "Seller", "Central", "Sellers", "Merchant", "Token", "Professional", "Finance", "and", "Accounting",
+    "Atzr", "Atza", "amzn", "mws", "invalid_grant", "YYYY-MM-DD", "Ctrl", "Mac", "Apps", "Services", "Develop",
+    "Authorize", "app", "Solution", "Provider", "Portal", "Settings", "Account", "Info", "TikTok", "Shop",
+    "Mercado", "Libre", "AliExpress",
+    "refresh", "token",  # Amazon's term, kept in brackets after the Chinese one
+    "standin",  # the end of the stand-in Amazon's LWA client ID (a setting, shown as a hint)
+    *PLATFORMS.values(), *REGIONS, *(mp.country_code for mp in MARKETPLACES),
+    *Locale("en").territories, *list_currencies(),  # country and currency codes shown next to their names
+}
+STRIP = [
+    re.compile(r"https?://\S*"), re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # URLs, emails
+    re.compile(r"(?<![\w])/[\w./?=&%-]*"),  # paths
+    re.compile(r"\b[A-Z0-9_]*[A-Z]_[A-Z0-9_]+\b"),  # setting names (AMAZON_LWA_CLIENT_ID)
+    re.compile(r"[\w-]*\d[\w-]*"),  # anything with a digit: Seller IDs, marketplace IDs, request IDs, N-0001
+    re.compile(r"[A-Za-z0-9|]+\|"),  # token prefixes (Atzr|)
+]
+ENGLISH_WORD = re.compile(r"[A-Za-z][A-Za-z'’_-]*[A-Za-z]")
+CHINESE = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
+VISIBLE_ATTRS = {"title", "aria-label", "placeholder", "alt", "hx-confirm", "label"}
+
+
+class VisibleText(HTMLParser):
+    """The text a user sees or hears: text outside <script>/<style> and the language picker (each
+    language is named in itself there), and the visible attributes (title, aria-label, placeholder,
+    the value of buttons, hx-confirm)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts, self._skip = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in {"script", "style"} or attrs.get("id") == "lang-select":
+            self._skip.append(tag)
+        if self._skip:
+            return
+        for name, value in attrs.items():
+            if value and name in VISIBLE_ATTRS:
+                self.parts.append(value)
+        if tag == "input" and attrs.get("type") in {"submit", "button", "reset"} and attrs.get("value"):
+            self.parts.append(attrs["value"])
+
+    def handle_endtag(self, tag):
+        if self._skip and self._skip[-1] == tag:
+            self._skip.pop()
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_text(body: str) -> str:
+    parser = VisibleText()
+    parser.feed(body)
+    return "\n".join(part.strip() for part in parser.parts if part.strip())
+
+
+def english_words(text: str) -> list[str]:
+    for pattern in STRIP:
+        text = pattern.sub(" ", text)
+    return [word for word in ENGLISH_WORD.findall(text) if word not in NON_WORDS]
+
+
+def leaks(body: str, lang: str) -> list[str]:
+    text = visible_text(body)
+    if lang == "zh":
+        return sorted(set(english_words(text)))
+    return sorted({line for line in text.splitlines() if CHINESE.search(line)})
+
+
+# --- the checker itself catches what it must -----------------------------------------------------------
+
+def test_the_checker_finds_english_buttons_and_skips_non_words():
+    body = ('<p>店铺 N-0001 · A1B2C3D4E5F6G7 · US · Amazon SP-API · https://example.com/x a@example.com</p>'
+            '<button>取消</button><script>var Cancel = 1;</script><input type="submit" value="Next">'
+            '<a title="Close">×</a><select id="lang-select"><option>English</option></select>')
+    assert leaks(body, "zh") == ["Close", "Next"]
+    assert leaks("<p>Taiwan (TW)、Malaysia (MY)</p><option>中文</option>", "en") == ["Taiwan (TW)、Malaysia (MY)",
+                                                                                    "中文"]
+
+
+# --- the world: shops in every state, other shops, orders, users, events ----------------------------------
+
+def _shop(standin, admin, n, *, scenario="valid", marketplaces=(US,), age=10, region="NA"):
+    from portal.extensions import db
+    from portal.models import utcnow
+    from portal.shops.services import create_shop
+
+    token = f"Atzr|standin-{n:04d}-{n:016d}"
+    seller = f"A{n:012d}"
+    standin.register(token, seller_id=seller, scenario=scenario, marketplaces=marketplaces, store_name=f"S-{n:04d}",
+                     region=region)
+    shop = create_shop(admin, name=f"N-{n:04d}", region=region, mode="multi" if len(marketplaces) > 1 else "single",
+                       marketplace_ids=list(marketplaces), seller_id=seller, token=token).shop
+    shop.authorization.authorized_at = utcnow() - timedelta(days=age)
+    db.session.commit()
+    return shop
+
+
+@pytest.fixture
+def world(amazon_app, people, standin):
+    from portal.extensions import db
+    from portal.models import ShopAssignment
+    from portal.other_stores.services import save_order, save_store
+    from portal.shops.verify import check_authorization
+
+    admin, member = people
+    admin.display_name, member.display_name, admin.company.name = "U-1001", "U-1002", "C-7001"
+    db.session.commit()
+    states = {"verified": _shop(standin, admin, 1), "failed": _shop(standin, admin, 2, scenario="forbidden"),
+              "revoked": _shop(standin, admin, 3, scenario="revoked"),
+              "expiring": _shop(standin, admin, 4, age=355, marketplaces=(DE,), region="EU"),
+              "expired": _shop(standin, admin, 5, age=380, marketplaces=(CA,)),
+              "throttled": _shop(standin, admin, 6, scenario="throttled", marketplaces=(JP,), region="FE"),
+              "partial": _shop(standin, admin, 7, scenario="partial", marketplaces=(US, MX)),
+              "suspended": _shop(standin, admin, 8, scenario="suspended", marketplaces=(US, CA)),
+              "never": _shop(standin, admin, 9)}
+    for n in range(10, N_SHOPS + 1):
+        _shop(standin, admin, n)
+    states["verified"].assignments.append(ShopAssignment(user_id=member.id))
+    db.session.commit()
+    for key in ("verified", "failed", "revoked", "expiring", "throttled", "partial", "suspended"):
+        check_authorization(states[key].authorization_id, force=True)
+    store = save_store(admin, None, platform="shopee", platform_other=None, name="N-8001", countries=["TW", "MY"],
+                       url="https://shopee.tw/n8001", login_name="n8001", notes="8001")
+    db.session.flush()
+    order = save_order(admin, store, None, order_number="9001", order_date=date.today(), status="paid",
+                       currency="TWD", total=Decimal("1234.50"), buyer_name="9002", notes="9003")
+    save_order(admin, store, None, order_number="9004", order_date=date.today(), status="refunded",
+               currency="TWD", total=Decimal("300"), buyer_name="9005", notes=None)
+    db.session.commit()
+    return {"admin": admin, "member": member, "shops": states, "store": store, "order": order}
+
+
+def _client(app, user, lang):
+    client = app.test_client()
+    client.set_cookie("lang", lang)
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 303
+    return client
+
+
+def _events(client, world):
+    """Events of many kinds for the Activity page (sign-ins, shop and user changes, refusals)."""
+    shop, member = world["shops"]["verified"], world["member"]
+    client.post(f"/shops/{world['shops']['never'].id}/verify", headers=HX)  # the others were checked just now
+    client.post(f"/admin/users/{member.id}/role", data={"role": "member"}, headers=HX)
+    client.post("/admin/users/new", data={"display_name": "U-1003", "email": "u1003@example.com",
+                                          "password": "9182-7364-5500", "role": "member"})
+    client.post(f"/shops/{shop.id}/assign", data={"selected": [member.id], "shown": [member.id]})
+    client.post("/shops/bulk-assign", data={"user_id": member.id, "shop_ids": [world["shops"]["failed"].id]})
+    client.post(f"/shops/{shop.id}/edit", data={"name": shop.name, "mode": "multi", "marketplaces": [US, CA]})
+    client.get("/shops/999999999")
+    client.post("/logout")
+    client.post("/login", data={"email": "nobody@example.com", "password": "wrong password 1"})
+    assert client.post("/login", data={"email": world["admin"].email, "password": PASSWORD}).status_code == 303
+
+
+def _pages(world):
+    """Every GET a user can reach: (path, with htmx?)."""
+    shops, store, order, member = world["shops"], world["store"], world["order"], world["member"]
+    s, o = store.id, order.id
+    paths = ["/shops", "/shops?page=2", "/shops?status=failed", "/shops?status=expired", "/shops?q=9999",
+             "/my-shops", "/shops/new", "/shops/form-fields?region=EU&mode=multi",
+             "/shops/form-fields?region=FE&mode=single", "/other-stores", "/other-stores/new",
+             "/other-stores?q=9999", f"/other-stores/{s}", f"/other-stores/{s}?status=refunded",
+             f"/other-stores/{s}/edit", f"/other-stores/{s}/assign", f"/other-stores/{s}/orders/new",
+             f"/other-stores/{s}/orders/{o}/edit", "/admin/users", "/admin/users?q=9999", "/admin/users/new",
+             f"/admin/users/{member.id}/password", f"/admin/users/{member.id}/shops", "/admin/activity",
+             "/admin/activity?action=shop.verified", "/admin/activity?start=2999-01-01", "/account/password",
+             "/no-such-page"]
+    for shop in shops.values():
+        paths += [f"/shops/{shop.id}", f"/shops/{shop.id}/edit", f"/shops/{shop.id}/reauthorize",
+                  f"/shops/{shop.id}/assign"]
+    return paths
+
+
+def _bad_posts(world):
+    """Forms sent empty or wrong: the error messages are in the language too."""
+    s, shop = world["store"].id, world["shops"]["verified"].id
+    return ["/shops/new", f"/shops/{shop}/edit", f"/shops/{shop}/reauthorize", "/other-stores/new",
+            f"/other-stores/{s}/orders/new", "/admin/users/new", "/account/password"]
+
+
+def _collect(app, world, lang):
+    """(what, body) of every page, dialog, fragment and error answer, for the admin and the member."""
+    admin = _client(app, world["admin"], lang)
+    _events(admin, world)
+    bodies = []
+    for path in _pages(world):
+        for headers in ({}, HX):
+            response = admin.get(path, headers=headers)
+            assert response.status_code in {200, 404}, (path, response.status_code)
+            bodies.append((f"GET {path} {headers}", response.get_data(as_text=True)))
+    for path in _bad_posts(world):
+        for headers in ({}, HX):
+            response = admin.post(path, data={"name": "", "email": "x"}, headers=headers)
+            assert response.status_code in {200, 400, 422}, (path, response.status_code)
+            bodies.append((f"POST {path} {headers}", response.get_data(as_text=True)))
+    for key, shop in world["shops"].items():
+        response = admin.post(f"/shops/{shop.id}/verify", headers=HX)
+        bodies.append((f"verify {key}", response.get_data(as_text=True)))
+    member = _client(app, world["member"], lang)
+    for path in ("/my-shops", "/other-stores", f"/shops/{world['shops']['verified'].id}", "/admin/users",
+                 f"/shops/{world['shops']['failed'].id}"):
+        for headers in ({}, HX):
+            response = member.get(path, headers=headers)
+            bodies.append((f"member GET {path} {headers}", response.get_data(as_text=True)))
+    anonymous = app.test_client()
+    anonymous.set_cookie("lang", lang)
+    bodies.append(("login", anonymous.get("/login").get_data(as_text=True)))
+    bodies.append(("login refused", anonymous.post("/login", data={"email": "a@b.cn", "password": "x"})
+                   .get_data(as_text=True)))
+    bodies.append(("anonymous 404", anonymous.get("/no-such-page").get_data(as_text=True)))
+    return bodies
+
+
+def _report(bodies, lang):
+    found = {}
+    for what, body in bodies:
+        text = visible_text(body)
+        for leak in leaks(body, lang):
+            at = text.find(leak)
+            found.setdefault(leak, f"{what}: …{text[max(at - 40, 0):at + 40]}…".replace("\n", " "))
+    return found
+
+
+def test_every_page_in_chinese_has_no_english(amazon_app, world):
+    found = _report(_collect(amazon_app, world, "zh"), "zh")
+    assert found == {}, "English in the Chinese UI (word: first page):\n" + "\n".join(
+        f"  {word!r}: {where}" for word, where in sorted(found.items()))
+
+
+def test_every_page_in_english_has_no_chinese(amazon_app, world):
+    bodies = _collect(amazon_app, world, "en")
+    found = _report(bodies, "en")
+    assert found == {}, "Chinese in the English UI (line: first page):\n" + "\n".join(
+        f"  {line!r}: {where}" for line, where in sorted(found.items()))
+    # One name for non-Amazon shops in English: "shop", never "store" (Amazon's own store name aside).
+    stores = {what for what, body in bodies
+              if re.search(r"\b[Ss]tores?\b", visible_text(body).replace("Amazon store", ""))}
+    assert stores == set()
+
+
+def test_setup_page_in_both_languages(client):
+    for lang in ("zh", "en"):
+        client.set_cookie("lang", lang)
+        body = client.get("/setup").get_data(as_text=True)
+        assert leaks(body, lang) == [], lang
+        bad = client.post("/setup", data={"company_name": "", "email": "x"}).get_data(as_text=True)
+        assert leaks(bad, lang) == [], lang
+
+
+def test_lists_in_running_text_use_the_languages_separator(amazon_app, world):
+    store = world["store"]
+    for lang, separator in (("zh", "、"), ("en", ", ")):
+        text = visible_text(_client(amazon_app, world["admin"], lang).get(f"/other-stores/{store.id}")
+                            .get_data(as_text=True))
+        assert f"(TW){separator}" in text or f"(MY){separator}" in text, lang
+
+
+def test_orders_csv_source_and_activity_csv_in_words(amazon_app, world):
+    store = world["store"]
+    zh = _client(amazon_app, world["admin"], "zh")
+    rows = list(csv.reader(io.StringIO(zh.get(f"/other-stores/{store.id}/orders.csv").get_data(as_text=True)
+                                       .lstrip("\ufeff"))))
+    assert {row[-1] for row in rows[1:]} == {"手工录入"}
+    en = _client(amazon_app, world["admin"], "en")
+    rows = list(csv.reader(io.StringIO(en.get(f"/other-stores/{store.id}/orders.csv").get_data(as_text=True)
+                                       .lstrip("\ufeff"))))
+    assert {row[-1] for row in rows[1:]} == {"Manual entry"}
+    en.post(f"/shops/{world['shops']['never'].id}/verify", headers=HX)
+    rows = list(csv.reader(io.StringIO(en.get("/admin/activity.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][-1] == "description"
+    verified = [row for row in rows if row[2] == "shop.verified" and row[3] == "success"]
+    assert verified and verified[0][-1] == "U-1001 verified the shop “N-0009” with Amazon."
+
+
+def test_activity_in_words(amazon_app, world):
+    zh = _client(amazon_app, world["admin"], "zh")
+    _events(zh, world)
+    text = visible_text(zh.get("/admin/activity").get_data(as_text=True))
+    assert "U-1001 验证了店铺“N-0009”。" in text and "命令行 验证了店铺“N-0002”：验证失败。" in text
+    assert "U-1001 将 U-1002 的角色改为成员" in text
+    assert "U-1001 为 U-1002 分配了 1 个店铺" in text and "U-1001 新建了用户 U-1003，角色为成员。" in text
+    assert "auth.login" not in text and "role=" not in text and "user #" not in text
+    filter_page = zh.get("/admin/activity").get_data(as_text=True)
+    assert '<optgroup label="店铺">' in filter_page and '<optgroup label="登录">' in filter_page
+    en = _client(amazon_app, world["admin"], "en")
+    text = visible_text(en.get("/admin/activity?action=user.role_changed").get_data(as_text=True))
+    assert "U-1001 changed the role of U-1002 to Member." in text and "Succeeded" in text
+
+
+def test_every_action_has_an_area_and_a_sentence():
+    from portal.activity_text import ACTION_LABELS, SENTENCES
+    from portal.audit import ACTIONS
+
+    assert set(ACTION_LABELS) == set(ACTIONS) == set(SENTENCES)
