@@ -321,3 +321,56 @@ def test_every_action_has_an_area_and_a_sentence():
     from portal.audit import ACTIONS
 
     assert set(ACTION_LABELS) == set(ACTIONS) == set(SENTENCES)
+
+
+def test_authorize_with_amazon_dialogs_in_both_languages(app_factory, standin):
+    """The dialogs of the website authorization workflow: start, continue to Seller Central, finish (and its
+    errors), the result page of a cancelled or unknown authorization, re-authorize through Amazon."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    from portal.accounts import create_company_with_admin
+    from portal.extensions import db
+
+    standin.redirect_uris = frozenset({"http://localhost/amazon/callback"})
+    app = app_factory(**standin.portal_settings(), AMAZON_MAX_TRIES=1, AMAZON_READ_TIMEOUT=2.0,
+                      AMAZON_APP_ID=standin.app_id, AMAZON_SELLER_CENTRAL_URL=standin.url)
+    with app.app_context():
+        admin = create_company_with_admin(company_name="C-7001", display_name="U-1001", email="u1001@example.com",
+                                          password=PASSWORD)
+        db.session.commit()
+        standin.register("Atzr|render-0000000000000001", seller_id="A2EUSELLER0001", marketplaces=[DE, "A13V1IB3VIYZZH"],
+                         region="EU", store_name="S-0001")
+        shop = _shop(standin, admin, 1, marketplaces=(DE,), region="EU")
+        for lang in ("zh", "en"):
+            client = _client(app, admin, lang)
+            bodies = [("new", client.get("/shops/new").get_data(as_text=True)),
+                      ("reauthorize", client.get(f"/shops/{shop.id}/reauthorize").get_data(as_text=True)),
+                      ("continue", client.post("/amazon/start", data={"region": "EU", "marketplace": DE})
+                       .get_data(as_text=True)),
+                      ("unknown state", client.get("/amazon/callback?state=0000&spapi_oauth_code=1")
+                       .get_data(as_text=True))]
+            for action in ("cancel", "confirm"):
+                consent = client.post("/amazon/start", data={"region": "EU", "marketplace": DE},
+                                      headers=HX).headers["HX-Redirect"]
+                query = {k: v[0] for k, v in parse_qs(urlsplit(consent).query).items()}
+                if action == "cancel":  # the seller cancels on Seller Central: Amazon comes back with an error
+                    location = f"/amazon/callback?state={query['state']}&error=access_denied"
+                else:
+                    location = httpx.post(standin.url + "/apps/authorize/consent", data={
+                        **query, "standin_seller_id": "A2EUSELLER0001", "action": action}).headers["location"]
+                parts = urlsplit(location)
+                answer = client.get(f"{parts.path}?{parts.query}")
+                if answer.status_code != 303:  # a redirect's body is Werkzeug's, never shown
+                    bodies.append((f"callback {action}", answer.get_data(as_text=True)))
+                else:
+                    finish = answer.headers["Location"]
+                    bodies += [("finish", client.get(finish).get_data(as_text=True)),
+                               ("finish htmx", client.get(finish, headers=HX).get_data(as_text=True)),
+                               ("finish refused", client.post(finish, data={"name": "", "mode": "multi"}, headers=HX)
+                                .get_data(as_text=True))]
+            bodies.append(("new after a cancel", client.get("/shops/new").get_data(as_text=True)))
+            assert {"continue", "callback cancel", "finish", "finish refused"} <= {what for what, _body in bodies}
+            found = _report(bodies, lang)
+            assert found == {}, (lang, found)
