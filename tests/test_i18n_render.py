@@ -237,6 +237,11 @@ def _collect(app, world, lang):
     bodies.append(("login refused", anonymous.post("/login", data={"email": "a@b.cn", "password": "x"})
                    .get_data(as_text=True)))
     bodies.append(("anonymous 404", anonymous.get("/no-such-page").get_data(as_text=True)))
+    for _attempt in range(6):  # the account's sign-in limit: the 429 answer
+        throttled = anonymous.post("/login", data={"email": "u9009@example.com", "password": "x"})
+    assert throttled.status_code == 429
+    bodies.append(("throttled sign-in", throttled.get_data(as_text=True)))
+    bodies.append(("bad form", anonymous.post("/login", data={}, csrf=False).get_data(as_text=True)))
     return bodies
 
 
