@@ -379,3 +379,76 @@ def test_authorize_with_amazon_dialogs_in_both_languages(app_factory, standin):
             assert {"continue", "callback cancel", "finish", "finish refused"} <= {what for what, _body in bodies}
             found = _report(bodies, lang)
             assert found == {}, (lang, found)
+
+
+SAMPLE_EVENTS = [  # (action, outcome, object_type, label, detail): the details the portal really writes
+    ("auth.login", "success", None, None, None), ("auth.login", "failure", None, None, None),
+    ("auth.logout", "success", None, None, None), ("auth.password_changed", "success", None, None, None),
+    ("auth.password_change_failed", "failure", None, None, "wrong current password"),
+    ("auth.throttled", "denied", None, None, "POST /login"), ("access.denied", "denied", "shop", None, "GET /shops/5"),
+    ("access.forbidden", "denied", None, None, "GET /admin/users"),
+    ("security.csrf_failed", "denied", None, None, "The CSRF token is missing."),
+    ("security.cross_site", "denied", None, None, "POST /shops/new"),
+    ("user.created", "success", "user", "u1003@example.com", "role=member"),
+    ("user.created", "success", "user", "u1001@example.com", "first admin (set-up page)"),
+    ("user.role_changed", "success", "user", "u1003@example.com", "role=admin (repair from the command line)"),
+    ("user.deactivated", "success", "user", "u1003@example.com", None),
+    ("user.reactivated", "success", "user", "u1003@example.com", None),
+    ("user.password_reset", "success", "user", "u1003@example.com", None),
+    ("shop.created", "success", "shop", "N-0001", "seller=A000000000001 region=NA"),
+    ("shop.created", "success", "shop", "N-0002", "seller=A000000000002 region=EU via=amazon"),
+    ("shop.updated", "success", "shop", "N-0001", f"marketplaces={US},{CA}"),
+    ("shop.deleted", "success", "shop", "N-0001", None),
+    ("shop.token_replaced", "success", "shop", "N-0001", "re-authorized; shared with 2 other shops"),
+    ("shop.token_replaced", "success", "shop", "N-0001", "through Amazon; shared with 0 other shops"),
+    ("shop.token_replaced", "success", "shop", "N-0001", "new token entered with a new shop"),
+    ("shop.assignments_changed", "success", "shop", "N-0001", "users=USER"),
+    ("shop.assignments_changed", "success", "shop", "N-0001", "users="),
+    ("shop.assignments_changed", "success", "user_account", "u1003@example.com", "bulk: 2 shops assigned"),
+    ("shop.assignments_changed", "success", "user_account", "u1003@example.com", "shops=1,2,3"),
+    ("shop.verified", "success", "shop", "N-0001", "verified"),
+    ("shop.verified", "failure", "shop", "N-0001", "invalid_grant"),
+    ("store.created", "success", "other_store", "N-8001", None),
+    ("store.updated", "success", "other_store", "N-8001", None),
+    ("store.deleted", "success", "other_store", "N-8001", None),
+    ("store.assignments_changed", "success", "other_store", "N-8001", "users=USER"),
+    ("order.created", "success", "order", "N-8001 #9001", None), ("order.updated", "success", "order", "N-8001 #9001", None),
+    ("order.deleted", "success", "order", "N-8001 #9001", None),
+    ("keys.rotated", "success", None, None, "rotated=3 current=1 unreadable=0"),
+    ("amazon.authorize_started", "success", None, None, "purpose=new region=EU via=portal"),
+    ("amazon.authorize_started", "success", "shop", "N-0001", "purpose=reauthorize region=NA via=seller-central"),
+    ("amazon.authorize_completed", "success", "shop", "N-0002", "new shop seller=A000000000002"),
+    ("amazon.authorize_completed", "success", "shop", "N-0001", "re-authorized seller=A000000000001"),
+    ("amazon.authorize_refused", "failure", None, None, "state expired"),
+    ("amazon.authorize_refused", "failure", "shop", None, "no code: access_denied"),
+    ("amazon.authorize_refused", "failure", "shop", None, "exchange invalid_grant"),
+    ("amazon.authorize_refused", "failure", "shop", None, "other seller A000000000003 for A000000000001"),
+    ("amazon.authorize_refused", "failure", "shop", None, "shared with hidden shops"),
+    ("amazon.authorize_refused", "failure", None, None, "log-in URI with a foreign callback"),
+]
+
+
+def test_every_kind_of_event_reads_as_a_sentence_in_both_languages(amazon_app, people):
+    from portal.audit import ACTIONS, record
+    from portal.extensions import db
+
+    admin, member = people
+    admin.display_name, member.display_name = "U-1001", "U-1002"
+    assert {action for action, *_rest in SAMPLE_EVENTS} == set(ACTIONS)
+    for n, (action, outcome, object_type, label, detail) in enumerate(SAMPLE_EVENTS):
+        target_id = member.id if object_type in {"user", "user_account"} else n + 1
+        record(action, outcome=outcome, user=admin if outcome == "success" else None,
+               user_label=None if outcome == "success" else "u9009@example.com", company_id=admin.company_id,
+               object_type=object_type, object_id=target_id if object_type else None, label=label,
+               detail=detail.replace("USER", str(member.id)) if detail else None)
+    record("future.thing", user=admin)  # an action code this portal version does not know yet
+    db.session.commit()
+    for lang in ("zh", "en"):
+        client = _client(amazon_app, admin, lang)
+        bodies = [client.get("/admin/activity").get_data(as_text=True),
+                  client.get("/admin/activity?page=2").get_data(as_text=True)]
+        text = "\n".join(visible_text(body) for body in bodies)
+        assert "future.thing" in text  # unknown codes are shown as they are
+        assert [leak for body in bodies for leak in leaks(body.replace("future.thing", ""), lang)] == [], lang
+        assert "u1003@example.com" not in text and "#" + str(member.id) not in text  # the user's name instead
+        assert "role=" not in text and "bulk:" not in text and "purpose=" not in text
