@@ -272,13 +272,23 @@ def test_every_page_in_english_has_no_chinese(amazon_app, world):
     assert stores == set()
 
 
-def test_setup_page_in_both_languages(client):
+def test_setup_page_and_empty_lists_in_both_languages(client):
     for lang in ("zh", "en"):
         client.set_cookie("lang", lang)
         body = client.get("/setup").get_data(as_text=True)
         assert leaks(body, lang) == [], lang
         bad = client.post("/setup", data={"company_name": "", "email": "x"}).get_data(as_text=True)
         assert leaks(bad, lang) == [], lang
+    client.set_cookie("lang", "zh")  # its welcome message is shown on the next (Chinese) page
+    response = client.post("/setup", data={"company_name": "C-7001", "display_name": "U-1001", "email": "u1001@example.com",
+                                           "password": PASSWORD, "confirm": PASSWORD})
+    assert response.status_code == 303
+    for lang in ("zh", "en"):
+        client.set_cookie("lang", lang)
+        for path in ("/shops", "/my-shops", "/other-stores", "/admin/users", "/admin/activity?user=999"):
+            body = client.get(path).get_data(as_text=True)
+            assert leaks(body, lang) == [], (lang, path)
+        assert "empty-state" in body
 
 
 def test_lists_in_running_text_use_the_languages_separator(amazon_app, world):
