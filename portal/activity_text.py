@@ -116,6 +116,7 @@ REFUSALS = (  # amazon.authorize_refused details (shops/authorize.py), by how th
     ("shared with hidden shops", N_("The authorization is also used by shops the user cannot see.")),
     ("log-in URI", N_("The link did not come from Seller Central.")),
 )
+_WITH_PATH = {"access.denied", "access.forbidden", "security.cross_site", "auth.throttled"}  # detail "GET /path"
 _USER_TYPES = {"user", "user_account"}  # audit.event_values names a User target "user"
 _PAIR = re.compile(r"([a-z_]+)=(\S+)")
 _SHARED = re.compile(r"shared with (\d+) other shops")
@@ -171,9 +172,6 @@ def describe(event: AuditEvent, names: dict[int, str]) -> ActivityLine:
     address = fast_gettext(N_("command line")) if event.ip == "cli" else event.ip or ""
     return ActivityLine(event=event, sentence=sentence, details=details, outcome_label=outcome_label(event.outcome),
                         path=path, address=address)
-
-
-_WITH_PATH = {"access.denied", "access.forbidden", "security.cross_site", "auth.throttled"}
 
 
 def _who(event, names) -> str:

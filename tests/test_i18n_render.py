@@ -152,7 +152,7 @@ def world(amazon_app, people, standin):
     order = save_order(admin, store, None, order_number="9001", order_date=date.today(), status="paid",
                        currency="TWD", total=Decimal("1234.50"), buyer_name="9002", notes="9003")
     save_order(admin, store, None, order_number="9004", order_date=date.today(), status="refunded",
-               currency="TWD", total=Decimal("300"), buyer_name="9005", notes=None)
+               currency="TWD", total=Decimal(300), buyer_name="9005", notes=None)
     db.session.commit()
     return {"admin": admin, "member": member, "shops": states, "store": store, "order": order}
 
