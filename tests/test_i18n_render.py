@@ -196,6 +196,8 @@ def _pages(world):
              f"/other-stores/{s}/orders/{o}/edit", "/admin/users", "/admin/users?q=9999", "/admin/users/new",
              f"/admin/users/{member.id}/password", f"/admin/users/{member.id}/shops", "/admin/activity",
              "/admin/activity?action=shop.verified", "/admin/activity?start=2999-01-01", "/account/password",
+             "/shops?status=expiring", "/shops?status=attention&sort=expires", "/shops?region=FE", "/my-shops?q=9999",
+             f"/admin/users/{member.id}/shops?page=2",
              "/no-such-page"]
     for shop in shops.values():
         paths += [f"/shops/{shop.id}", f"/shops/{shop.id}/edit", f"/shops/{shop.id}/reauthorize",
