@@ -49,7 +49,8 @@ bench: $(VENV)/.runtime translations
 	$(BIN)/python -m pip install -q -r requirements-bench.txt
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-# Refresh the message catalogs after adding strings (then translate the new zh entries).
+# Refresh both message catalogs after adding strings; then translate the new zh entries (an en entry
+# stays empty unless the source wording is not the final English).
 extract-messages: $(VENV)/.runtime
 	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs='.* .venv node_modules bench tests' -k _l -k lazy_gettext \
 		-o portal/translations/messages.pot .

@@ -11,7 +11,8 @@ from sqlalchemy import insert
 from .extensions import db
 from .models import AuditEvent
 
-# Actions an admin can filter by on the Activity page.
+# Actions an admin can filter by on the Activity page; their areas, labels and sentences are in
+# portal/activity_text.py (a test checks that every code has them).
 ACTIONS = (
     "auth.login", "auth.logout", "auth.password_changed", "auth.password_change_failed", "auth.throttled",
     "access.denied", "access.forbidden", "security.csrf_failed", "security.cross_site",

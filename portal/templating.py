@@ -2,7 +2,7 @@
 from flask import Flask
 
 from .other_stores.catalog import country_name, platform_label
-from .texts import ago, day, fast_gettext, fast_ngettext, minute, money, ymd
+from .texts import ago, day, fast_gettext, fast_ngettext, join_list, list_separator, minute, money, ymd
 
 
 def register(app: Flask) -> None:
@@ -18,6 +18,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["dateformat"] = day
     app.jinja_env.filters["datetimeformat"] = _minute_any_format
     app.jinja_env.globals["ago"] = ago
+    app.jinja_env.globals["list_separator"] = list_separator
+    app.jinja_env.filters["join_list"] = join_list
     app.jinja_env.globals["store_platform"] = store_platform
     app.jinja_env.globals["country_label"] = country_name
 

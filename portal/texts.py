@@ -44,6 +44,17 @@ def fast_ngettext(singular: str, plural: str, num: int) -> str:
     return translations().ungettext(singular, plural, num)
 
 
+def list_separator() -> str:
+    """The separator of a list in running text: "、" in Chinese, ", " in English."""
+    locale = get_locale()
+    return "、" if locale is not None and locale.language == "zh" else ", "
+
+
+def join_list(items) -> str:
+    """Names in running text, joined with the request's list separator ("A、B" or "A, B")."""
+    return list_separator().join(str(item) for item in items)
+
+
 def zone() -> ZoneInfo:
     """The portal's time zone (BABEL_DEFAULT_TIMEZONE), looked up once per app."""
     return _zone()

@@ -44,7 +44,7 @@ def count(model):
 
 def test_records_only_explained_and_empty_state(admin_client):
     body = admin_client.get("/other-stores").get_data(as_text=True)
-    assert "records only" in body and "must be entered by hand" in body and "No other stores yet" in body
+    assert "records only" in body and "must be entered by hand" in body and "No other shops yet" in body
 
 
 def test_add_store(admin_client, company_a):
@@ -85,7 +85,7 @@ def test_store_validation(admin_client, changes, message):
 def test_store_name_unique_per_platform(admin_client):
     admin_client.post("/other-stores/new", data=EBAY, headers=HX)
     duplicate = admin_client.post("/other-stores/new", data=dict(EBAY, name="EBAY  germany"), headers=HX)
-    assert "already has a store with this name on this platform" in duplicate.get_data(as_text=True)
+    assert "already has a shop with this name on this platform" in duplicate.get_data(as_text=True)
     other_platform = admin_client.post("/other-stores/new", data=dict(EBAY, platform="walmart"), headers=HX)
     assert "HX-Redirect" in other_platform.headers
     assert count(OtherStore) == 2
@@ -122,7 +122,7 @@ def test_edit_and_delete_store(admin_client, admin_a, make_store):
     assert db.session.get(OtherStore, store.id).name == "New name"
     admin_client.post(f"/other-stores/{store.id}/orders/new", data=ORDER, headers=HX)
     page = admin_client.get(f"/other-stores/{store.id}").get_data(as_text=True)
-    assert 'hx-confirm="Delete the store' in page
+    assert 'hx-confirm="Delete the shop' in page
     response = admin_client.post(f"/other-stores/{store.id}/delete", headers=HX)
     assert response.headers["HX-Redirect"] == "/other-stores"
     assert count(OtherStore) == 0 and count(Order) == 0

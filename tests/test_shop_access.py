@@ -696,14 +696,14 @@ def test_counts_never_include_what_the_user_may_not_see(app, world, login, make_
     body = admin.get("/shops", headers=HX).get_data(as_text=True)
     assert body.count('<tr id="shop-') == 2 and world.canary_name not in body  # other_a and the target
     page = admin.get("/shops").get_data(as_text=True)
-    assert "1 shop's authorization expired" in page and "1 failed verification" in page
+    assert "1 shop's authorization expired" in page and "1 failed its check" in page
     users_page = admin.get(f"/admin/users/{world.member_without.id}/shops", headers=HX).get_data(as_text=True)
     assert "1 shop assigned in all." in users_page and users_page.count('name="shown"') == 2
 
     member = signed_in(app, login, world.member_with)
     mine = member.get("/my-shops").get_data(as_text=True)
     assert target.name in mine and mine.count('<tr id="shop-') == 1
-    assert "Needs attention:" not in mine and "failed verification" not in mine  # other_a is not theirs
+    assert "Needs attention:" not in mine and "failed its check" not in mine  # other_a is not theirs
     expired = member.get("/my-shops", query_string={"status": "expired"}, headers=HX).get_data(as_text=True)
     assert "No shop matches these filters." in expired and world.other_a.name not in expired
 

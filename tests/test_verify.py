@@ -334,7 +334,7 @@ def test_attention_banner_and_filter(admin_client, people, standin):
     db.session.commit()
     verify(admin_client, failing)
     page = admin_client.get("/shops").get_data(as_text=True)
-    assert "Needs attention:" in page and "1 shop's authorization expired" in page and "1 failed verification" in page
+    assert "Needs attention:" in page and "1 shop's authorization expired" in page and "1 failed its check" in page
     listed = admin_client.get("/shops", query_string={"status": "attention"}, headers=HX).get_data(as_text=True)
     assert "Old shop" in listed and "Broken shop" in listed and "Fine shop" not in listed
 

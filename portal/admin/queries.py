@@ -3,6 +3,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import func, or_, select
 
+from ..activity_text import action_label, describe, user_ids_named
 from ..audit import ACTIONS
 from ..csv_export import csv_cell
 from ..extensions import db
@@ -11,7 +12,8 @@ from ..models import AuditEvent, User
 from ..texts import N_, fast_gettext, second, zone, zone_name
 
 CSV_LIMIT = 100_000
-ACTIVITY_CSV_HEADER = ["time", "user", "action", "outcome", "object_type", "object_id", "object", "detail", "ip"]
+ACTIVITY_CSV_HEADER = ["time", "user", "action", "outcome", "object_type", "object_id", "object", "detail", "ip",
+                       "description"]
 
 
 class UserFilters(FilterForm):
@@ -19,7 +21,7 @@ class UserFilters(FilterForm):
 
 
 def action_options():
-    return [("", fast_gettext(N_("All actions"))), *((action, action) for action in ACTIONS)]
+    return [("", fast_gettext(N_("All actions"))), *((action, action_label(action)) for action in ACTIONS)]
 
 
 class ActivityFilters(FilterForm):
@@ -59,15 +61,30 @@ def activity_query(company_id: int, filters: ActivityFilters):
     return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
 
 
+def _user_names(query) -> dict[int, str]:
+    return dict(db.session.execute(query).all())
+
+
+def activity_lines(company_id: int, events) -> list:
+    """The events of a page in words (activity_text.describe), with the current names of the users involved."""
+    ids = user_ids_named(events)
+    names = _user_names(select(User.id, User.display_name).where(User.company_id == company_id, User.id.in_(ids))) \
+        if ids else {}
+    return [describe(event, names) for event in events]
+
+
 def activity_csv_header() -> list[str]:
     """The CSV header; the time column names the zone its times are in, e.g. "time (Asia/Shanghai)"."""
     return [f"time ({zone_name()})", *ACTIVITY_CSV_HEADER[1:]]
 
 
-def activity_csv_rows(query):
-    """The CSV rows of the events of `query` (at most CSV_LIMIT); text cells are safe for spreadsheets."""
-    tz = zone()
+def activity_csv_rows(company_id: int, query):
+    """The CSV rows of the events of `query` (at most CSV_LIMIT): the machine columns, then the event in words.
+    Text cells are safe for spreadsheets."""
+    tz, names = zone(), _user_names(select(User.id, User.display_name).where(User.company_id == company_id))
     for event in db.session.scalars(query.limit(CSV_LIMIT)):
+        line = describe(event, names)
+        words = f"{line.sentence} {line.details}" if line.details else line.sentence
         yield [second(event.created_at, tz), csv_cell(event.user_label), event.action, event.outcome,
                event.object_type or "", event.object_id or "", csv_cell(event.object_label), csv_cell(event.detail),
-               event.ip or ""]
+               event.ip or "", csv_cell(words)]

@@ -3,7 +3,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..access import admin_required, company_users, get_company_user_or_404
-from ..audit import ACTIONS, record
+from ..activity_text import action_groups
+from ..audit import record
 from ..accounts import AccountError, add_user, reset_password, set_active, set_role
 from ..csv_export import csv_response
 from ..extensions import db
@@ -14,7 +15,8 @@ from ..pagination import paginate
 from ..views import finish
 from . import bp
 from .forms import AddUserForm, ResetPasswordForm, RoleForm
-from .queries import ActivityFilters, UserFilters, activity_csv_header, activity_csv_rows, activity_query, search_users
+from .queries import (ActivityFilters, UserFilters, activity_csv_header, activity_csv_rows, activity_lines,
+                      activity_query, search_users)
 
 
 @bp.route("/users")
@@ -114,11 +116,12 @@ def activity():
     page = paginate(activity_query(current_user.company_id, filters), request.args.get("page"))
     users = list(db.session.scalars(company_users(current_user).order_by(User.sort_name, User.id)))
     return render_page("admin/activity.html", "results", page=page, filters=filters, args=filters.args(),
-                       actions=ACTIONS, users=users, nav="activity")
+                       lines=activity_lines(current_user.company_id, page.items), action_groups=action_groups(),
+                       users=users, nav="activity")
 
 
 @bp.route("/activity.csv")
 @admin_required
 def activity_csv():
-    rows = activity_csv_rows(activity_query(current_user.company_id, ActivityFilters()))
+    rows = activity_csv_rows(current_user.company_id, activity_query(current_user.company_id, ActivityFilters()))
     return csv_response("activity.csv", activity_csv_header(), rows)

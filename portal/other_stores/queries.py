@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from ..csv_export import csv_cell
 from ..extensions import db
 from ..forms import ChoiceFilter, DayFilter, FilterForm, SearchFilter
-from ..models import Order, OtherStore, OtherStoreAssignment, OtherStoreCountry
+from ..models import ORDER_SOURCE_AMAZON, ORDER_SOURCE_MANUAL, Order, OtherStore, OtherStoreAssignment, OtherStoreCountry
 from ..pagination import Page, paginate
 from ..texts import N_, csv_amount, day, fast_gettext
 from .catalog import country_choices, platform_choices
@@ -109,9 +109,19 @@ def order_totals(query) -> list[CurrencyTotal]:
             for currency, total, count, excluded_total, excluded_count in db.session.execute(statement)]
 
 
+# Where an order came from, in words (the CSV "Source" column).
+SOURCE_LABELS = {ORDER_SOURCE_MANUAL: N_("Manual entry"), ORDER_SOURCE_AMAZON: N_("Amazon")}
+
+
+def source_label(source: str) -> str:
+    label = SOURCE_LABELS.get(source)
+    return fast_gettext(label) if label else source
+
+
 def order_csv_rows(query):
     """The CSV rows of the orders of `query`, oldest first; text cells are safe for spreadsheets."""
     labels = status_labels()
     for order in db.session.scalars(query.order_by(Order.order_date, Order.id)):
         yield [csv_cell(order.order_number), day(order.order_date), csv_cell(str(labels[order.status])),
-               order.currency, csv_amount(order.total), csv_cell(order.buyer_name), csv_cell(order.notes), order.source]
+               order.currency, csv_amount(order.total), csv_cell(order.buyer_name), csv_cell(order.notes),
+               source_label(order.source)]

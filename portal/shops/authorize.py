@@ -23,6 +23,7 @@ from ..extensions import db
 from ..fields import parse_db_id
 from ..htmx import hx_redirect, is_htmx, render_page
 from ..models import AUTH_PURPOSE_NEW, AUTH_PURPOSE_REAUTHORIZE, SellerAuthorization, Shop
+from ..texts import join_list
 from . import bp
 from .forms import FinishForm, StartForm
 from .oauth import (EXPIRED, USED, AppSettings, consume, create_state, finish, held_token, hold_token,
@@ -253,7 +254,7 @@ def _finished_message(facts):
     flash(_("Shop “%(name)s” bound through Amazon.", name=facts.name), "success")
     if facts.others:
         flash(_("The new authorization replaced the stored one; it is now used by its other shops too: %(shops)s.",
-                shops="、".join(facts.others)), "info")
+                shops=join_list(facts.others)), "info")
     return hx_redirect(url_for("shops.detail", shop_id=facts.shop_id))
 
 

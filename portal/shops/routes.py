@@ -10,6 +10,7 @@ from ..extensions import db
 from ..forms import ConfirmForm
 from ..htmx import hx_redirect, is_htmx, render_page
 from ..models import AUTH_PURPOSE_NEW, AUTH_PURPOSE_REAUTHORIZE, Shop, ShopAssignment
+from ..texts import join_list
 from ..views import finish
 from . import bp
 from .authorize import amazon_context
@@ -85,7 +86,7 @@ def _created(result):
     flash(_("Shop “%(name)s” added. Click Verify to check the binding with Amazon.", name=name), "success")
     if replaced and others:
         flash(_("The new token replaced the stored one for seller %(seller)s; it is now used by its other "
-                "shops too: %(shops)s.", seller=seller, shops="、".join(others)), "info")
+                "shops too: %(shops)s.", seller=seller, shops=join_list(others)), "info")
     if added is not None:
         return _row_added(under, *added)
     back = request.args.get("from") == "mine" or not current_user.is_admin

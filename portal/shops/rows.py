@@ -17,12 +17,10 @@ from markupsafe import Markup, escape
 from ..amazon.client import DEFAULT_THROTTLE_SECONDS, THROTTLED
 from ..amazon.marketplaces import display_name, in_list_order, marketplace_by_id
 from ..models import CHECK_FAILED, CHECK_VERIFIED, utcnow
-from ..texts import ago, clock, translations, ymd, zone
+from ..texts import ago, clock, join_list, translations, ymd, zone
 from ..urls import UrlBuilder
 from .lifecycle import EXPIRED, EXPIRING, Bounds, bounds, lifecycle_at
 from .verify import status_view
-
-STAFF_SEPARATOR = "、"
 
 
 @dataclass(frozen=True)
@@ -184,7 +182,7 @@ class RowBuilder:
             seller_id=seller_id,
             status_html=status_html(shop, authorized_at, self.limits, self.texts, report),
             authorized=ymd(life.authorized_at, self.texts.zone), expires=ymd(life.expires_at, self.texts.zone),
-            staff=STAFF_SEPARATOR.join(staff), reauthorize_url=self.reauthorize_url(shop.id) if reauthorize else "")
+            staff=join_list(staff), reauthorize_url=self.reauthorize_url(shop.id) if reauthorize else "")
 
     def from_shop(self, shop, *, with_staff: bool, report=None) -> ShopRow:
         """The row of a loaded ORM Shop (the Verify answer re-renders one row)."""

@@ -17,7 +17,7 @@ from ..extensions import db
 from ..forms import show_error
 from ..htmx import hx_redirect
 from ..models import MODE_MULTI, utcnow
-from ..texts import ago, clock
+from ..texts import ago, clock, join_list
 from .services import ShopError
 from .verify import check_authorization
 
@@ -83,5 +83,5 @@ def token_saved(facts: Saved):
                 "You can check again at %(time)s.", when=ago(now - timedelta(seconds=report.seconds_since), now),
                 time=clock(report.retry_at, now)), "info")
     if facts.others:
-        flash(_("The same authorization is used by: %(shops)s.", shops="、".join(facts.others)), "info")
+        flash(_("The same authorization is used by: %(shops)s.", shops=join_list(facts.others)), "info")
     return hx_redirect(url_for("shops.detail", shop_id=facts.shop_id))

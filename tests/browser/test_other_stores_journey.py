@@ -38,31 +38,31 @@ def test_store_assigned_to_one_member_with_manual_orders(live_server, new_page):
     url = live_server.url
     seed_company(live_server, members=[("Mei Member", "mei@example.com"), ("Max Member", "max@example.com")])
 
-    # The admin adds the store through the "New store" dialog.
+    # The admin adds the store through the "New shop" dialog.
     admin = new_page()
     sign_in(admin, live_server, "ada@example.com")
     expect(admin).to_have_url(url + "/shops")
     main_nav(admin).get_by_role("link", name="Other shops").click()
     expect(admin).to_have_url(url + "/other-stores")
-    expect(admin.get_by_role("heading", name="No other stores yet")).to_be_visible()
+    expect(admin.get_by_role("heading", name="No other shops yet")).to_be_visible()
 
     same = SameDocument(admin)
-    admin.get_by_role("button", name="New store").click()
+    admin.get_by_role("button", name="New shop").click()
     box = dialog(admin)
     expect(box).to_be_visible()
-    expect(box.get_by_role("heading", name="New store on another platform")).to_be_visible()
+    expect(box.get_by_role("heading", name="New shop on another platform")).to_be_visible()
     assert same.holds()
     box.get_by_role("combobox", name="Platform", exact=True).select_option("ebay")
-    box.get_by_role("textbox", name="Store name").fill(STORE)
+    box.get_by_role("textbox", name="Shop name").fill(STORE)
     countries = box.get_by_role("group", name="Sites / countries")
     countries.get_by_label("Germany (DE)").check()
     countries.get_by_label("United Kingdom (GB)").check()
-    box.get_by_role("textbox", name="Store URL").fill("https://www.ebay.de/str/bavariadeals")
+    box.get_by_role("textbox", name="Shop URL").fill("https://www.ebay.de/str/bavariadeals")
     box.get_by_role("button", name="Save").click()
 
     expect(admin).to_have_url(re.compile("^" + re.escape(url) + r"/other-stores/\d+$"))
     store_path = admin.url[len(url):]
-    expect(flash(admin)).to_contain_text(f"Store “{STORE}” added.")
+    expect(flash(admin)).to_contain_text(f"Shop “{STORE}” added.")
     expect(admin.get_by_role("heading", name=STORE, level=1)).to_contain_text("eBay")
     facts = admin.locator("dl.facts")
     expect(facts).to_contain_text("Germany (DE)")
@@ -120,7 +120,7 @@ def test_store_assigned_to_one_member_with_manual_orders(live_server, new_page):
     sign_in(max_page, live_server, "max@example.com")
     expect(max_page).to_have_url(url + "/my-shops")
     main_nav(max_page).get_by_role("link", name="Other shops").click()
-    expect(max_page.get_by_role("heading", name="No stores assigned to you")).to_be_visible()
+    expect(max_page.get_by_role("heading", name="No shops assigned to you")).to_be_visible()
     expect(max_page.locator("#results")).not_to_contain_text(STORE)
     response = max_page.goto(url + store_path)
     assert response.status == 404
@@ -154,7 +154,7 @@ def test_store_name_with_htmx_markup_is_shown_as_text(live_server, page):
 
     # The list swapped in by htmx (a search) shows it as text too.
     with page.expect_response(lambda r: "/other-stores?" in r.url and "q=hx-get" in r.url):
-        page.get_by_role("searchbox", name="Search by store name or platform").fill("hx-get")
+        page.get_by_role("searchbox", name="Search by shop name or platform").fill("hx-get")
     expect(link).to_have_text(XSS_NAME)
     expect(page).to_have_url(re.compile(re.escape(live_server.url + "/other-stores?q=hx-get") + "(&|$)"))
 

@@ -114,7 +114,7 @@ def test_verify_swaps_only_the_clicked_row(amazon_server, standin, page):
     page.reload()
     expect(good_row.locator(".badge")).to_have_text("Verified")
     expect(revoked_row.locator(".badge")).to_have_text("Failed")
-    expect(page.locator(".attention")).to_contain_text("1 failed verification")
+    expect(page.locator(".attention")).to_contain_text("1 failed its check")
 
 
 def test_verify_button_is_disabled_while_checking(amazon_server, standin, page):
