@@ -329,7 +329,7 @@ def test_activity_in_words(amazon_app, world):
     text = visible_text(zh.get("/admin/activity").get_data(as_text=True))
     assert "U-1001 验证了店铺“N-0009”。" in text and "命令行 验证了店铺“N-0002”：验证失败。" in text
     assert "U-1001 将 U-1002 的角色改为成员" in text
-    assert "U-1001 为 U-1002 分配了 1 个店铺" in text and "U-1001 新建了用户 U-1003，角色为成员。" in text
+    assert "U-1001 为 U-1002 分配了 1 个店铺" in text and "U-1001 新增了用户 U-1003，角色为成员。" in text
     assert "auth.login" not in text and "role=" not in text and "user #" not in text
     filter_page = zh.get("/admin/activity").get_data(as_text=True)
     assert '<optgroup label="店铺">' in filter_page and '<optgroup label="登录">' in filter_page

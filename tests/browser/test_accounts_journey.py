@@ -197,7 +197,7 @@ def test_language_switch_to_chinese_sticks(live_server, page):
     expect(page).to_have_url(url + "/admin/users")
     expect(html).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_role("heading", name="用户")).to_be_visible()
-    expect(page.get_by_role("button", name="新建用户")).to_be_visible()
+    expect(page.get_by_role("button", name="新增用户")).to_be_visible()
     page.reload()
     expect(html).to_have_attribute("lang", "zh-CN")
     expect(language).to_have_value("zh")
