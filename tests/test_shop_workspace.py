@@ -177,7 +177,7 @@ def test_verify_from_the_list_sends_the_banner_counted_afresh(verify_client, peo
     assert banner(body) == (True, "")  # nothing needs attention: the banner is emptied
     body = verify(verify_client, revoked, "all")
     oob, text = banner(body)
-    assert oob and "Needs attention:" in text and "1 failed verification" in text
+    assert oob and "Needs attention:" in text and "1 failed its check" in text
     assert 'href="/shops?status=failed"' in body
     assert f'href="/shops/{revoked.id}/reauthorize"' in body  # the failed row offers Re-authorize at once
     # On My shops the banner counts the admin's own shops (none assigned) and links to My shops.
@@ -204,7 +204,7 @@ def test_member_verify_banner_counts_only_their_shops(amazon_app, people, standi
     verify(admin_client, other, "all")  # one failing shop the member does not see
     body = verify(client, theirs, "all")  # a member's "all" is their own list
     oob, text = banner(body)
-    assert oob and "1 failed verification" in text and 'href="/my-shops?status=failed"' in body
+    assert oob and "1 failed its check" in text and 'href="/my-shops?status=failed"' in body
 
 
 # --- bulk assign: add and remove --------------------------------------------------------------------------

@@ -2,7 +2,6 @@ import decimal
 import re
 from urllib.parse import urlsplit
 
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
@@ -11,15 +10,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import plain_text, strip_filter
 from ..models import STORE_NAME_MAX
+from ..texts import join_list, list_separator
 from .catalog import (OTHER, common_country_codes, country_choices, country_codes, country_currency,
                       country_search_text, currency_choices, currency_codes, default_currency, platform_choices)
 
 NOTES_MAX = 2000
-
-
-def list_separator() -> str:
-    """How a language joins the items of a short list: 、 in Chinese, a comma in English."""
-    return "、" if str(get_locale() or "en").startswith("zh") else ", "
 
 
 def _choices(pairs):
@@ -127,7 +122,7 @@ class StoreForm(FlaskForm):
         """The ticked countries as one line, e.g. "台湾 (TW)、马来西亚 (MY)" or "Taiwan (TW), Malaysia (MY)"."""
         names = dict(country_choices())
         chosen = [f"{names[code]} ({code})" for code in (self.countries.data or []) if code in names]
-        return list_separator().join(chosen)
+        return join_list(chosen)
 
 
 class OrderForm(FlaskForm):

@@ -129,8 +129,8 @@ def test_shop_list_as_a_workspace(amazon_server, standin, new_page):
     revoked = rows.filter(has_text="NA shop 06")
     revoked.get_by_role("button", name="Verify").click()
     expect(revoked.locator(".badge")).to_have_text("Failed")
-    expect(banner).to_contain_text("Needs attention: 1 failed verification")
-    expect(banner.get_by_role("link", name="1 failed verification")).to_have_attribute("href", "/shops?status=failed")
+    expect(banner).to_contain_text("Needs attention: 1 failed its check")
+    expect(banner.get_by_role("link", name="1 failed its check")).to_have_attribute("href", "/shops?status=failed")
     expect(announcer).to_contain_text("NA shop 06: Failed")
     assert focused_row_id(page) == f"shop-{row_id(revoked)}"
     expect(page.locator(":focus")).to_have_text("Verify")
@@ -154,7 +154,7 @@ def test_shop_list_as_a_workspace(amazon_server, standin, new_page):
     expect(page.get_by_role("button", name="Verify ticked")).not_to_have_attribute("aria-busy", "true")
     assert sorted(verify_posts) == sorted(f"{url}/shops/{row_id(rows.filter(has_text=n))}/verify" for n in names)
     assert standin.counts["participations"] == 3
-    expect(banner).to_contain_text("1 failed verification")
+    expect(banner).to_contain_text("1 failed its check")
     expect(rows.filter(has_text="Added shop").locator(".badge")).to_have_text("Verified")  # untouched
 
     # Select all ticks the page's rows (and unticks them).
