@@ -2,7 +2,7 @@
 with filters, per-currency totals, pagination and a CSV export; Amazon orders are read-only."""
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -23,7 +23,7 @@ def amazon_order(shop, number, *, day=date(2026, 11, 10), status="shipped", curr
     order = Order(company_id=shop.company_id, source="amazon", shop_id=shop.id, order_number=number,
                   amazon_order_id=number, order_date=day, status=status, currency=currency, total=Decimal(total),
                   marketplace_id=marketplace, amazon_status=amazon_status, fulfillment_channel="AMAZON",
-                  item_count=items, ordered_at=datetime.combine(day, datetime.min.time(), timezone.utc),
+                  item_count=items, ordered_at=datetime.combine(day, datetime.min.time(), UTC),
                   last_updated_at=utcnow(), synced_at=utcnow())
     db.session.add(order)
     return order

@@ -35,6 +35,6 @@ def index():
 @bp.route("/orders.csv")
 @login_required
 def export():
-    places, filters, query = _filtered()
+    places, _filters, query = _filtered()
     texts = RowTexts()
     return csv_response(f"orders-{day(utcnow())}.csv", texts.csv_header, order_csv_rows(query, places, texts))
