@@ -378,3 +378,9 @@ def test_orders_pulled_by_the_sync_appear_on_the_page(amazon_app, standin, peopl
     client = amazon_app.test_client()
     login(client, member)  # not assigned to the shop
     assert "111-0000001-0000001" not in client.get("/orders").get_data(as_text=True)
+
+
+def test_the_page_in_chinese(client, login, admin_a, world):
+    body = page(client, login, admin_a, headers={"Accept-Language": "zh"})
+    assert "<html lang=\"zh-CN\"" in body and numbers(body) == ALL_A
+    assert "30.00 CAD · 1 笔订单" in body and "2026-11-11" in body
