@@ -26,6 +26,7 @@ from .htmx import hx_redirect
 from .logging_safety import install as install_log_filters
 from .main import bp as main_bp
 from .models import User, count_users, utcnow
+from .orders import bp as orders_bp
 from .other_stores import bp as other_stores_bp
 from .shops import bp as shops_bp
 
@@ -66,6 +67,7 @@ def create_app(config_class: type = Config) -> Flask:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(shops_bp)
     app.register_blueprint(other_stores_bp)
+    app.register_blueprint(orders_bp)
 
     errors.register(app)
     security.register(app)

@@ -3,12 +3,12 @@ from functools import wraps
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from werkzeug.exceptions import NotFound
 
 from .extensions import db
 from .htmx import hx_redirect, is_htmx
-from .models import Order, OtherStore, OtherStoreAssignment, Shop, ShopAssignment, User
+from .models import ORDER_SOURCE_MANUAL, Order, OtherStore, OtherStoreAssignment, Shop, ShopAssignment, User
 
 
 class ObjectNotFound(NotFound):
@@ -65,6 +65,17 @@ def visible_other_stores(user):
     return _scoped(user, OtherStore, OtherStoreAssignment.store_id)
 
 
+def visible_orders(user):
+    """Select of the orders `user` may see, Amazon and manual alike: every order of the company for
+    admins; for members the orders of their assigned shops and assigned other stores. Every order list,
+    total, export and lookup by id starts here."""
+    query = select(Order).where(Order.company_id == user.company_id)
+    if user.is_admin:
+        return query
+    return query.where(or_(Order.shop_id.in_(_assigned_ids(user, ShopAssignment.shop_id)),
+                           Order.other_store_id.in_(_assigned_ids(user, OtherStoreAssignment.store_id))))
+
+
 def company_users(user):
     """Select of the users of `user`'s company: every user query of the admin pages starts here."""
     return select(User).where(User.company_id == user.company_id)
@@ -81,9 +92,11 @@ def get_visible_store_or_404(user, store_id: int, *options):
 
 
 def get_visible_order_or_404(user, store_id: int, order_id: int, *store_options) -> tuple:
-    """(store, order) when `user` may see the store and the order belongs to it, else 404."""
+    """(store, order) when `user` may see the store and the order is one of its manual orders, else 404.
+    Orders pulled from Amazon are read-only: no edit or delete route ever gets one."""
     store = get_visible_store_or_404(user, store_id, *store_options)
-    order = db.session.scalar(select(Order).where(Order.other_store_id == store.id, Order.id == order_id))
+    order = db.session.scalar(visible_orders(user).where(Order.other_store_id == store.id, Order.id == order_id,
+                                                         Order.source == ORDER_SOURCE_MANUAL))
     if order is None:
         deny("store_order", order_id)
     return store, order

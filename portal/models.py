@@ -301,6 +301,9 @@ class Order(db.Model):
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("(other_store_id IS NULL) <> (shop_id IS NULL)", name="one_store"),
         Index("ix_store_order_store_date", "other_store_id", "order_date"),
+        # The Orders page: a company's (or a shop's) orders newest first, paged by (order_date, id).
+        Index("ix_store_order_company_date", "company_id", "order_date", "id"),
+        Index("ix_store_order_shop_date", "shop_id", "order_date", "id"),
         # Orders pulled from Amazon are upserted by their Amazon order id (NULL for manual orders).
         UniqueConstraint("company_id", "source", "amazon_order_id", name="uq_store_order_amazon_order"),
     )

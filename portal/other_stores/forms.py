@@ -10,6 +10,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import plain_text, strip_filter
 from ..models import STORE_NAME_MAX
+from ..order_texts import status_labels
 from ..texts import join_list, list_separator
 from .catalog import (OTHER, common_country_codes, country_choices, country_codes, country_currency,
                       country_search_text, currency_choices, currency_codes, default_currency, platform_choices)
@@ -19,11 +20,6 @@ NOTES_MAX = 2000
 
 def _choices(pairs):
     return [SelectChoice(value, label) for value, label in pairs]
-
-
-def status_labels() -> dict:
-    return {"pending": _l("Pending"), "paid": _l("Paid"), "shipped": _l("Shipped"), "delivered": _l("Delivered"),
-            "cancelled": _l("Cancelled"), "refunded": _l("Refunded")}
 
 
 AMOUNT_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?|-?\.[0-9]+", re.ASCII)

@@ -1,18 +1,16 @@
 """The read side of the other-stores pages: list filters (forms over the query string) and list queries."""
-from dataclasses import dataclass
-from decimal import Decimal
-
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from ..csv_export import csv_cell
 from ..extensions import db
 from ..forms import ChoiceFilter, DayFilter, FilterForm, SearchFilter
-from ..models import ORDER_SOURCE_AMAZON, ORDER_SOURCE_MANUAL, Order, OtherStore, OtherStoreAssignment, OtherStoreCountry
+from ..models import Order, OtherStore, OtherStoreAssignment, OtherStoreCountry
+from ..order_totals import NOT_COUNTED, CurrencyTotal, order_totals  # noqa: F401 (callers import them here)
+from ..order_texts import source_label, status_labels
 from ..pagination import Page, paginate
 from ..texts import N_, csv_amount, day, fast_gettext
 from .catalog import country_choices, platform_choices
-from .forms import status_labels
 from .services import store_orders
 
 
@@ -61,10 +59,11 @@ def stores_page(base, filters: StoreFilters, raw_page, *, with_staff: bool) -> P
     return paginate(query.order_by(OtherStore.sort_name, OtherStore.id), raw_page)
 
 
-def filtered_orders(store: OtherStore, filters: OrderFilters):
-    """Select of the store's orders matching the filters (unordered: the page and the CSV order it)."""
+def filtered_orders(store: OtherStore, filters: OrderFilters, base=None):
+    """Select of the store's orders matching the filters (unordered: the page and the CSV order it).
+    `base` is visible_orders(user) in the views, so every order read starts from portal/access.py."""
     values = filters.values()
-    query = store_orders(store)
+    query = store_orders(store) if base is None else base.where(Order.other_store_id == store.id)
     if values["status"]:
         query = query.where(Order.status == values["status"])
     if values["start"]:
@@ -76,46 +75,6 @@ def filtered_orders(store: OtherStore, filters: OrderFilters):
 
 def orders_page(query, raw_page) -> Page:
     return paginate(query.order_by(Order.order_date.desc(), Order.id.desc()), raw_page)
-
-
-# Orders that brought no money: shown apart under the totals, never counted in them.
-NOT_COUNTED = ("refunded", "cancelled")
-
-
-@dataclass(frozen=True)
-class CurrencyTotal:
-    """The orders of one currency: what they add up to, and the refunded/cancelled ones left out."""
-    currency: str
-    total: Decimal
-    count: int
-    excluded_total: Decimal
-    excluded_count: int
-
-
-def _cents(value) -> Decimal:
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))  # SQLite sums NUMERIC as float
-
-
-def order_totals(query) -> list[CurrencyTotal]:
-    """Totals per currency of the orders of `query`, in one aggregate query: refunded and cancelled
-    orders are not counted in the total, but summed apart so the page can say what was left out."""
-    sub = query.order_by(None).subquery()
-    left_out = sub.c.status.in_(NOT_COUNTED)
-    counted_total, counted = case((left_out, None), else_=sub.c.total), case((left_out, None), else_=1)
-    statement = (select(sub.c.currency, func.sum(counted_total), func.count(counted),
-                        func.sum(case((left_out, sub.c.total))), func.count(case((left_out, 1))))
-                 .group_by(sub.c.currency).order_by(sub.c.currency))
-    return [CurrencyTotal(currency, _cents(total), count, _cents(excluded_total), excluded_count)
-            for currency, total, count, excluded_total, excluded_count in db.session.execute(statement)]
-
-
-# Where an order came from, in words (the CSV "Source" column).
-SOURCE_LABELS = {ORDER_SOURCE_MANUAL: N_("Manual entry"), ORDER_SOURCE_AMAZON: N_("Amazon")}
-
-
-def source_label(source: str) -> str:
-    label = SOURCE_LABELS.get(source)
-    return fast_gettext(label) if label else source
 
 
 def order_csv_rows(query):

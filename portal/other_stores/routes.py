@@ -4,7 +4,8 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..access import admin_required, get_visible_order_or_404, get_visible_store_or_404, visible_other_stores
+from ..access import (admin_required, get_visible_order_or_404, get_visible_store_or_404, visible_orders,
+                      visible_other_stores)
 from ..assignments import set_assignees
 from ..audit import record
 from ..csv_export import csv_response
@@ -15,7 +16,8 @@ from ..models import OtherStore, OtherStoreAssignment, utcnow
 from ..texts import N_, day
 from ..views import assign_dialog, finish
 from . import bp
-from .forms import OrderForm, StoreForm, status_labels
+from ..order_texts import status_labels
+from .forms import OrderForm, StoreForm
 from .queries import (OrderFilters, StoreFilters, filtered_orders, order_csv_rows, order_totals, orders_page,
                       stores_page)
 from .services import delete_order as remove_order
@@ -73,7 +75,7 @@ def detail(store_id: int):
     store = get_visible_store_or_404(current_user, store_id, selectinload(OtherStore.countries),
                                      selectinload(OtherStore.assignments).selectinload(OtherStoreAssignment.user))
     filters = OrderFilters()
-    query = filtered_orders(store, filters)
+    query = filtered_orders(store, filters, visible_orders(current_user))
     return render_page("other_stores/detail.html", "orders", store=store, filters=filters, args=filters.args(),
                        page=orders_page(query, request.args.get("page")), totals=order_totals(query),
                        statuses=status_labels(), nav="other_stores")
@@ -156,6 +158,6 @@ def delete_order(store_id: int, order_id: int):
 @login_required
 def export_orders(store_id: int):
     store = get_visible_store_or_404(current_user, store_id)
-    rows = order_csv_rows(filtered_orders(store, OrderFilters()))
+    rows = order_csv_rows(filtered_orders(store, OrderFilters(), visible_orders(current_user)))
     return csv_response(f"orders-store-{store.id}-{day(utcnow())}.csv",
                         [_(text) for text in ORDER_CSV_HEADER], rows)

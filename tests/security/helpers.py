@@ -63,6 +63,8 @@ ACCESS = {
     "other_stores.edit_order": OBJECT,
     "other_stores.delete_order": OBJECT,
     "other_stores.export_orders": OBJECT,
+    "orders.index": SIGNED_IN,
+    "orders.export": SIGNED_IN,
 }
 
 # What each route needs created before it is asked (fresh for every request judged).

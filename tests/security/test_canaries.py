@@ -95,6 +95,9 @@ def a_get_urls(app, ids, canary, b):
     list_args = ["", f"?q={term}", f"?q={seller_part}", "?q=%25", "?q=_", "?page=2", "?page=999", "?region=EU",
                  "?sort=-name", "?sort=expiry", "?sort=-created"] + [f"?status={s}" for s in (
                      "attention", "verified", "failed", "never", "valid", "expiring", "expired")]
+    # B's shops and store by id: ignored as filters, never named.
+    order_args = ["", f"?q={term}", f"?q={canary[:5]}", "?q=%25", "?page=2", "?country=FR", "?source=manual",
+                  f"?shop=store-{b['store_id']}", *(f"?shop=shop-{shop_id}" for shop_id in b["shop_ids"])]
     urls = {
         "auth.setup": ["/setup"], "auth.login": ["/login"], "auth.change_password_view": ["/account/password"],
         "main.index": ["/"], "main.health": ["/healthz"],
@@ -126,6 +129,8 @@ def a_get_urls(app, ids, canary, b):
         "other_stores.edit_order": [f"/other-stores/{store}/orders/{order}/edit"],
         "other_stores.export_orders": [f"/other-stores/{store}/orders.csv" + q for q in ("", "?status=paid",
                                                                                          "?start=2000-01-01")],
+        "orders.index": ["/orders" + q for q in order_args],
+        "orders.export": ["/orders.csv" + q for q in order_args],
     }
     return urls
 
@@ -154,7 +159,7 @@ def test_company_b_canaries_never_reach_company_a(app, a_side, admin_a, member_a
     helpers.post(client, "/login", {"email": f"canary-admin-{canary}@example.com", "password": helpers.PASSWORD},
                  token=client.csrf_token())
     for path in ("/shops?q=canary", "/other-stores?q=canary", "/admin/users?q=canary", "/admin/activity",
-                 f"/other-stores/{b['store_id']}/orders.csv"):
+                 f"/other-stores/{b['store_id']}/orders.csv", "/orders", "/orders.csv?source=manual"):
         assert canary in client.get(path).get_data(as_text=True).lower(), path
 
 
