@@ -260,7 +260,7 @@ def test_amazon_orders_have_no_edit_or_delete_and_manual_ones_link_to_their_stor
     assert f'href="/shops/{world["mine"].id}"' in amazon_row
     manual_row = body[body.index(f'id="order-{manual_id}"'):]
     manual_row = manual_row[:manual_row.index("</tr>")]
-    assert f'href="/other-stores/{world["store"].id}">Edit on the store' in manual_row
+    assert f'href="/other-stores/{world["store"].id}">Edit on the shop' in manual_row
 
 
 def test_store_order_routes_refuse_an_amazon_order_id(client, login, admin_a, world):

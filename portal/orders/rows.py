@@ -44,7 +44,7 @@ class RowTexts:
         self.statuses = {key: _(text) for key, text in STATUS_TEXTS.items()}
         self.read_only = _("Read-only")
         self.read_only_title = _("Pulled from Amazon: Amazon orders cannot be edited or deleted here.")
-        self.edit = _("Edit on the store's page")
+        self.edit = _("Edit on the shop's page")
         self.heading = {"date": _("Order date"), "source": _("Source"), "shop": _("Shop"),
                         "country": _("Country"), "status": _("Status"), "items": _("Items"),
                         "total": _("Total amount"), "buyer": _("Buyer name")}

@@ -110,7 +110,7 @@ def test_synced_orders_appear_and_members_see_only_theirs(amazon_server, standin
     amazon_row = results.locator("tr", has_text="111-1000001-0000001")
     expect(amazon_row).to_contain_text("Read-only")
     expect(amazon_row.get_by_role("link", name="Mei Shop")).to_have_attribute("href", f"/shops/{mine_id}")
-    expect(results.locator("tr", has_text="EB-5001").get_by_role("link", name="Edit on the store's page")).to_be_visible()
+    expect(results.locator("tr", has_text="EB-5001").get_by_role("link", name="Edit on the shop's page")).to_be_visible()
 
     # Filters swap the results in place.
     SameDocument(admin)
