@@ -236,11 +236,15 @@ def targets(info: dict | None) -> list[dict]:
                       "note": str(backfill.get("error") or backfill.get("status"))[:300]})
     else:
         ratio = info["ratio"]
+        throttled = backfill.get("throttled") or 0
+        note = (f"bound {info['bound_formula']} at {info['rate_per_s']:g} requests/s (bench rate); at Amazon's "
+                f"{AMAZON_RATE} requests/s: {info['amazon_rate']['bound_h']:.1f} h")
+        if throttled:
+            note += (f"; {throttled} × 429 from the stand-in although the portal's bucket had a token "
+                     f"(the run then waited {backfill.get('waited_s', 0):.0f} s): {THROTTLED_NOTE}")
         found.append({"target": name, "goal": goal,
                       "measured": f"{backfill['wall_s']:.1f} s = {ratio:.2f}× of {info['bound_s']:.1f} s",
-                      "status": "PASS" if ratio <= BOUND_FACTOR else "MISS",
-                      "note": f"bound {info['bound_formula']} at {info['rate_per_s']:g} requests/s (bench rate); "
-                              f"at Amazon's {AMAZON_RATE} requests/s: {info['amazon_rate']['bound_h']:.1f} h"})
+                      "status": "PASS" if ratio <= BOUND_FACTOR else "MISS", "note": note})
     found.append({"target": "Orders sync: no duplicates after an incremental run",
                   "goal": f"store_order rows = {info['orders']:,}",
                   "measured": f"{info.get('rows', 0):,} rows; incremental run updated "
@@ -250,27 +254,36 @@ def targets(info: dict | None) -> list[dict]:
     return found
 
 
+# Why a run can meet a 429 although both buckets have the same rate and burst (seen in the full run).
+THROTTLED_NOTE = ("the portal spends a token when it decides to send, Amazon when the request arrives; the "
+                  "first request of a process also waits for the LWA exchange, so Amazon's bucket starts about "
+                  "one round trip later and holds rate × that delay fewer tokens when the "
+                  "portal's reaches 1; latency jitter does the same. A paced request then meets a 429 and the "
+                  "sync waits at least 180 s")
+
+
 def markdown(info: dict | None) -> list[str]:
     if not info:
         return []
     backfill, incremental = info.get("backfill") or {}, info.get("incremental") or {}
     estimate = info["amazon_rate"]
-    lines = [f"Orders sync (issue 14): `sync_authorization` for one seller authorization, {info['orders']:,} "
+    lines = [(f"Orders sync (issue 14): `sync_authorization` for one seller authorization, {info['orders']:,} "
              f"orders in one marketplace, stand-in Amazon at {info['latency_s'] * 1000:.0f} ms per request, "
              f"token bucket {info['rate_per_s']:g} requests/s burst {info['burst']} (portal and stand-in alike; "
              f"Amazon's real plan is {AMAZON_RATE} requests/s burst {AMAZON_BURST}). Bound = max(pages × latency, "
              f"(pages − burst) / rate) = {info['bound_formula']} = {info['bound_s']:.1f} s. "
              f"At Amazon's real rate the same {estimate['pages']} pages take {estimate['formula']} = "
-             f"{estimate['bound_s']:,.0f} s ≈ **{estimate['bound_h']:.1f} h** (computed, not measured).", ""]
+             f"{estimate['bound_s']:,.0f} s ≈ **{estimate['bound_h']:.1f} h** (computed, not measured)."), ""]
     lines.append("| run | pages | searchOrders requests | LWA requests | wall s | bound s | wall / bound | CPU ms/page "
-                 "| peak RSS MB (before the sync) | created | updated | unchanged | store_order rows | status |")
-    lines.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+                 "| peak RSS MB (before the sync) | 429 answers | created | updated | unchanged | store_order rows | status |")
+    lines.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 
     def row(label: str, run: dict, bound: str, ratio: str, rows) -> str:
         pages = run.get("pages") or 0
         cpu = f"{run['cpu_s'] * 1000 / pages:.1f}" if run.get("cpu_s") is not None and pages else "—"
         cells = [label, _n(run.get("pages")), _n(run.get("requests")), _n(run.get("amazon_token_requests")),
-                 _n(run.get("wall_s"), 2), bound, ratio, cpu, _n(run.get("peak_rss_mb"), 1) + (f" ({run['rss_before_sync_mb']:.1f})" if run.get("rss_before_sync_mb") else ""), _n(run.get("created")),
+                 _n(run.get("wall_s"), 2), bound, ratio, cpu, _n(run.get("peak_rss_mb"), 1) + (f" ({run['rss_before_sync_mb']:.1f})" if run.get("rss_before_sync_mb") else ""),
+                 _n(run.get("throttled")), _n(run.get("created")),
                  _n(run.get("updated")), _n(run.get("unchanged")), _n(rows), str(run.get("status"))]
         return "| " + " | ".join(cells) + " |"
 
@@ -282,7 +295,8 @@ def markdown(info: dict | None) -> list[str]:
     lines.append("Wall time is the sync itself in a separate process (the portal app from the environment, like "
                  "`flask --app wsgi`), app start-up excluded; CPU is that process's CPU in the same window (on "
                  "PostgreSQL the database server's CPU is not included); peak RSS is its VmHWM. The stand-in Amazon "
-                 "runs in the benchmark process. LWA requests are extra round trips the bound leaves out.")
+                 "runs in the benchmark process. LWA requests are extra round trips the bound leaves out. "
+                 "A 429 answer makes the sync wait at least 180 s (Amazon's rule), whatever the bench rate.")
     lines.append("")
     return lines
 

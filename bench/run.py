@@ -780,7 +780,7 @@ def translations_state() -> str:
 
 
 def _version(distribution: str) -> str:
-    import importlib.metadata as metadata
+    from importlib import metadata
 
     try:
         return metadata.version(distribution)
@@ -789,8 +789,6 @@ def _version(distribution: str) -> str:
 
 
 def _meta(args, database: BenchDatabase, started_at: datetime) -> dict:
-    import importlib.metadata as metadata
-
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 timeout=10).stdout.strip()
