@@ -117,7 +117,7 @@ def measure(*, config, env: dict, standin, orders: int, rate: float, burst: int,
     worker_env = {**env, "ORDERS_RATE_PER_SECOND": repr(rate), "ORDERS_BURST": str(burst),
                   "ORDERS_PAGE_SIZE": str(PAGE_SIZE), "ORDERS_BACKFILL_DAYS": "30",
                   "ORDERS_BUCKET_MAX_WAIT_SECONDS": "3600"}
-    timeout = 3 * bound + 180
+    timeout = 3 * bound + 600  # room for a few 429 answers (180 s each)
     standin.reset_counts()
     info["backfill"] = _run_worker(worker_env, setup["authorization_id"], timeout, run_bounded, tmp, "backfill")
     info["backfill"]["amazon_orders_requests"] = standin.counts["orders"]
