@@ -1,8 +1,10 @@
-"""The benchmark report: targets of issues 7 and 11 judged PASS/MISS, a Markdown table, JSON."""
+"""The benchmark report: targets of issues 7, 11 and 14 judged PASS/MISS, a Markdown table, JSON."""
 from __future__ import annotations
 
 import json
 import math
+
+from . import orders_sync
 
 SHOP_LIST_VS_ADMIN = 2.0
 MAX_LIST_CPU_MS = 25.0
@@ -61,10 +63,11 @@ def judge(result: dict) -> list[dict]:
     grows = [p for p in counted if p["sql"]["50"] != p["sql"]["500"]]
     over = [p for p in counted if max(p["sql"]["50"], p["sql"]["500"]) > MAX_STATEMENTS]
     summary = ", ".join(f"{p['title']} {p['sql']['50']}/{p['sql']['500']}" for p in counted)
-    add("SQL statements per page, 50 vs 500 rows", f"same, ≤ {MAX_STATEMENTS}", summary, not grows and not over,
-        "; ".join(filter(None, [
-            ("grows with rows: " + ", ".join(p["title"] for p in grows)) if grows else "",
-            ("over the limit: " + ", ".join(p["title"] for p in over)) if over else ""])))
+    if counted:
+        add("SQL statements per page, 50 vs 500 rows", f"same, ≤ {MAX_STATEMENTS}", summary, not grows and not over,
+            "; ".join(filter(None, [
+                ("grows with rows: " + ", ".join(p["title"] for p in grows)) if grows else "",
+                ("over the limit: " + ", ".join(p["title"] for p in over)) if over else ""])))
 
     row = pages.get("verify_row")
     if row:
@@ -98,12 +101,26 @@ def judge(result: dict) -> list[dict]:
             f"serving the pages: {pages_peak:.1f} MB; signing in one at a time: "
             f"{sign_in.get('worker_peak_rss_one_at_a_time_mb', 0):.1f} MB; {sign_in.get('burst', 0)} sign-ins at "
             f"once: {sign_in.get('worker_peak_rss_burst_mb', 0):.1f} MB")
+    targets.extend(orders_sync.targets(result.get("orders_sync")))
     return targets
 
 
 def markdown(result: dict) -> str:
     meta = result["meta"]
-    lines = [f"# Shop Portal benchmark — {meta['mode']} run on {meta['database']}", ""]
+    only = meta.get("only")
+    lines = [f"# Shop Portal benchmark — {meta['mode']} run on {meta['database']}"
+             + (f" ({only} only)" if only else ""), ""]
+    if only:
+        seed = result["seed"]
+        lines.append(f"{meta['started_at']} · commit `{meta.get('commit', '?')}` · {meta['cpus']} CPUs · "
+                     f"Python {meta['python']} · {meta['database_version']} · machine "
+                     f"{meta.get('machine_busy_before_start', 0) * 100:.0f} % busy with other work before the start")
+        lines.append("")
+        lines.append(f"Data: the schema only (migrations {seed['migrate_s']:.1f} s); the part brings its own.")
+        lines.append("")
+        lines.extend(orders_sync.markdown(result.get("orders_sync")))
+        _targets_table(lines, result)
+        return "\n".join(lines)
     lines.append(f"{meta['started_at']} · commit `{meta.get('commit', '?')}` · {meta['cpus']} CPUs · "
                  f"Python {meta['python']} · {meta['database_version']} · gunicorn {meta['gunicorn']} "
                  f"(`--workers 2 --threads 4`, like `make run`) · load: {meta['concurrency']} keep-alive "
@@ -209,12 +226,8 @@ def markdown(result: dict) -> str:
                      f"workers.")
         lines.append("")
 
-    lines.append("| Target (issue 7) | goal | measured | result |")
-    lines.append("|---|---|---|---|")
-    for target in result["targets"]:
-        measured = target["measured"] + (f" — {target['note']}" if target["note"] else "")
-        lines.append(f"| {target['target']} | {target['goal']} | {measured} | **{target['status']}** |")
-    lines.append("")
+    lines.extend(orders_sync.markdown(result.get("orders_sync")))
+    _targets_table(lines, result)
     lines.append("Notes: SQL counts are per request, in-process (Flask test client on the same database) at "
                  "PAGE_SIZE=50 and 500, transaction control not counted. Server CPU is the gunicorn workers' "
                  "CPU time in the window divided by the requests (on PostgreSQL, “+ db” is the CPU of the postgres "
@@ -229,6 +242,15 @@ def markdown(result: dict) -> str:
                  "(loadgen_cpu_ms_per_request), and bounds the static ceiling.")
     lines.append("")
     return "\n".join(lines)
+
+
+def _targets_table(lines: list[str], result: dict) -> None:
+    lines.append("| Target (issues 7, 11, 14) | goal | measured | result |")
+    lines.append("|---|---|---|---|")
+    for target in result["targets"]:
+        measured = target["measured"] + (f" — {target['note']}" if target["note"] else "")
+        lines.append(f"| {target['target']} | {target['goal']} | {measured} | **{target['status']}** |")
+    lines.append("")
 
 
 def console_table(result: dict) -> str:

@@ -9,7 +9,10 @@ generic Flask-Admin list of the same table and a static page of the same size (i
    load-generator process on 127.0.0.1 (bench/loadgen.py); then Flask-Admin (bench/peer_admin.py)
    and the static ceiling (bench/static_page.py) the same way.
 4. Runs `flask --app wsgi verify-shops --workers 1/8/32` against a stand-in Amazon (200 ms).
-5. Writes bench/results/latest.{md,json} and a timestamped copy, prints the table and PASS/MISS.
+5. Syncs 20,000 orders of one seller from the stand-in Amazon (200 ms, a token bucket at a bench rate)
+   through portal.orders_sync and compares the time with the rate-limit bound (bench/orders_sync.py);
+   `--only orders-sync` runs this part alone on a database with the schema and nothing else.
+6. Writes bench/results/latest.{md,json} and a timestamped copy, prints the table and PASS/MISS.
 
 Everything it starts is stopped in `finally` blocks (also on Ctrl-C / SIGTERM): gunicorn process
 groups, the stand-in Amazon, the load generator and CLI subprocesses; the SQLite files are deleted
@@ -33,6 +36,8 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import orders_sync
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 TMP = BENCH / "tmp"
@@ -42,6 +47,7 @@ AMAZON_LATENCY = 0.2
 VERIFY_WORKERS = (1, 8, 32)
 SIGN_IN_BURST = 8  # = 2 workers × 4 threads
 DISTURBED = 0.25  # share of all CPUs used by other processes above which a page is measured again
+PARTS = ("orders-sync",)  # parts that can run alone (--only); the page measurements need the full seed
 SUMMARY_RE = re.compile(r"^(\d+) shops, (\d+) authorizations, (\d+) workers, ([\d.]+) s$", re.M)
 
 
@@ -69,7 +75,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "run is kept")
     parser.add_argument("--wait-for-idle", type=float, default=0, metavar="SECONDS",
                         help="first wait up to this long for the machine to be idle (other jobs < 25 %% CPU)")
+    parser.add_argument("--only", choices=PARTS,
+                        help="run one part alone on a fresh database (schema only, no seed); its report goes to "
+                             "latest-PART.{md,json} so the full run's latest.* stay")
+    parser.add_argument("--orders", type=int,
+                        help=f"orders synced for one seller (default {orders_sync.ORDERS_FULL:,}, "
+                             f"quick {orders_sync.ORDERS_QUICK:,})")
+    parser.add_argument("--orders-rate", type=float, default=orders_sync.BENCH_RATE,
+                        help=f"searchOrders token bucket, requests/s, for the portal and the stand-in (default "
+                             f"{orders_sync.BENCH_RATE:g}; Amazon's is {orders_sync.AMAZON_RATE})")
+    parser.add_argument("--orders-burst", type=int, default=orders_sync.AMAZON_BURST,
+                        help=f"searchOrders bucket size (default {orders_sync.AMAZON_BURST}, Amazon's)")
     args = parser.parse_args(argv)
+    args.orders = args.orders or (orders_sync.ORDERS_QUICK if args.quick else orders_sync.ORDERS_FULL)
+    if args.orders < 1 or args.orders_rate <= 0 or args.orders_burst < 1:
+        parser.error("--orders, --orders-rate and --orders-burst must be positive")
     args.duration = args.duration or (2.0 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2.0)
     args.verify_shops = args.verify_shops or (100 if args.quick else 1000)
@@ -320,16 +340,17 @@ def main(argv: list[str] | None = None) -> int:
     text = report.markdown(result)
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = started_at.strftime("%Y%m%d-%H%M%S")
-    name = f"{stamp}-{database.kind}-{'quick' if args.quick else 'full'}"
+    part = f"-{args.only}" if args.only else ""
+    name = f"{stamp}-{database.kind}-{'quick' if args.quick else 'full'}{part}"
     history = args.results_dir / "runs"
     history.mkdir(exist_ok=True)
     for path, content in ((history / f"{name}.md", text), (history / f"{name}.json", report.to_json(result)),
-                          (args.results_dir / "latest.md", text),
-                          (args.results_dir / "latest.json", report.to_json(result))):
+                          (args.results_dir / f"latest{part}.md", text),
+                          (args.results_dir / f"latest{part}.json", report.to_json(result))):
         path.write_text(content, encoding="utf-8")
     print()
     print(text)
-    log(f"wrote {args.results_dir / 'latest.md'}, latest.json and runs/{name}.* "
+    log(f"wrote {args.results_dir / f'latest{part}.md'}, latest{part}.json and runs/{name}.* "
         f"({result['meta']['total_run_s']:.0f} s in all)")
     return 0
 
@@ -363,6 +384,10 @@ def run(args, database: BenchDatabase, cleanup: ExitStack, started_at: datetime)
     env.pop("PYTHONSTARTUP", None)
 
     result: dict = {"meta": _meta(args, database, started_at), "pages": []}
+    if args.only == "orders-sync":
+        result["seed"] = _migrate(settings)
+        result["orders_sync"] = _orders_sync(args, settings, env, standin)
+        return result
     seeded, seed_info, picks = _seed(settings, sizes, args.verify_shops)
     result["seed"] = seed_info
     pages, browser_headers = portal_pages(seeded, picks["verify_load_shop"])
@@ -477,7 +502,37 @@ def run(args, database: BenchDatabase, cleanup: ExitStack, started_at: datetime)
 
     # -- verify-shops against the stand-in Amazon ----------------------------------------------------
     result["verify_shops"] = _verify_shops(env, standin, picks)
+
+    # -- one seller's orders from the stand-in Amazon ------------------------------------------------
+    result["orders_sync"] = _orders_sync(args, settings, env, standin)
     return result
+
+
+def _migrate(settings: dict) -> dict:
+    """The schema alone (for a part that brings its own data)."""
+    from flask_migrate import upgrade
+
+    from portal import create_app
+    from portal.extensions import db
+
+    app = create_app(_config(settings, 50))
+    try:
+        with app.app_context():
+            log("migrations: flask_migrate.upgrade() (no seed: this part brings its own data)")
+            started = time.perf_counter()
+            upgrade()
+            migrate_s = time.perf_counter() - started
+            db.session.remove()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+    return {"counts": {}, "seconds": {}, "total_s": 0.0, "migrate_s": round(migrate_s, 2), "seeded": False}
+
+
+def _orders_sync(args, settings: dict, env: dict, standin) -> dict:
+    return orders_sync.measure(config=_config(settings, 50), env=env, standin=standin, orders=args.orders,
+                               rate=args.orders_rate, burst=args.orders_burst, latency=AMAZON_LATENCY,
+                               run_bounded=run_bounded, tmp=TMP)
 
 
 def _password_hash_method() -> str:
@@ -724,9 +779,16 @@ def translations_state() -> str:
     return "compiled" if not stale else "NOT compiled or stale: " + ", ".join(stale) + " (run `make translations`)"
 
 
-def _meta(args, database: BenchDatabase, started_at: datetime) -> dict:
-    import importlib.metadata as metadata
+def _version(distribution: str) -> str:
+    from importlib import metadata
 
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:  # --only parts do not need the peer (requirements-bench.txt)
+        return "not installed"
+
+
+def _meta(args, database: BenchDatabase, started_at: datetime) -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 timeout=10).stdout.strip()
@@ -735,11 +797,12 @@ def _meta(args, database: BenchDatabase, started_at: datetime) -> dict:
     return {"mode": "quick" if args.quick else "full", "database": database.kind,
             "database_version": database.version(), "started_at": started_at.strftime("%Y-%m-%d %H:%M UTC"),
             "commit": commit or "?", "cpus": os.cpu_count(), "python": platform.python_version(),
-            "gunicorn": metadata.version("gunicorn"), "flask_admin": metadata.version("flask-admin"),
+            "gunicorn": _version("gunicorn"), "flask_admin": _version("flask-admin"),
             "translations": translations_state(), "language": "zh-CN (Accept-Language)",
             "concurrency": args.concurrency, "warmup_s": args.warmup, "duration_s": args.duration,
             "amazon_latency_s": AMAZON_LATENCY, "gunicorn_settings": "--workers 2 --threads 4 --access-logfile - "
-            "--forwarded-allow-ips ''", "verify_shops_target": args.verify_shops}
+            "--forwarded-allow-ips ''", "verify_shops_target": args.verify_shops, "only": args.only,
+            "orders_sync": {"orders": args.orders, "rate_per_s": args.orders_rate, "burst": args.orders_burst}}
 
 
 if __name__ == "__main__":
