@@ -164,9 +164,15 @@ def ensure_state(authorization_id: int, company_id: int) -> None:
 
 def take_token(authorization_id: int, at: float | None = None) -> float:
     """Take one searchOrders request from the authorization's bucket: 0.0 when taken, else the seconds
-    until a token is there. One atomic UPDATE (refill, check, spend), committed at once."""
+    until a token is there. One atomic UPDATE (refill, check, spend), committed at once.
+
+    A token is only spent when the bucket also holds ORDERS_BUCKET_MARGIN_SECONDS' worth of refill beyond
+    it: Amazon counts a request when it arrives, and requests sent at the exact refill pace arrive unevenly
+    (a token exchange before the first one, network jitter), which Amazon's own bucket would answer with a
+    429 and a wait of at least 180 s."""
     cfg = current_app.config
     rate, burst = float(cfg["ORDERS_RATE_PER_SECOND"]), float(cfg["ORDERS_BURST"])
+    needed = 1.0 + rate * float(cfg["ORDERS_BUCKET_MARGIN_SECONDS"])
     at = time.time() if at is None else at
     now = literal(at, Float)
     c = _state.c
@@ -174,7 +180,7 @@ def take_token(authorization_id: int, at: float | None = None) -> float:
     refilled = c.bucket_level + elapsed * literal(rate, Float)
     level = case((refilled > literal(burst, Float), literal(burst, Float)), else_=refilled)
     result = db.session.execute(
-        update(_state).where(c.authorization_id == authorization_id, level >= 1)
+        update(_state).where(c.authorization_id == authorization_id, level >= literal(needed, Float))
         .values(bucket_level=level - 1, bucket_at=case((now > c.bucket_at, now), else_=c.bucket_at)))
     if result.rowcount == 1:
         db.session.commit()
@@ -184,7 +190,7 @@ def take_token(authorization_id: int, at: float | None = None) -> float:
     if row is None:
         raise LookupError(f"no orders sync state for authorization {authorization_id}")
     current = min(burst, row.bucket_level + max(0.0, at - row.bucket_at) * rate)
-    return max(0.001, (1 - current) / rate) if rate > 0 else float("inf")
+    return max(0.001, (needed - current) / rate) if rate > 0 else float("inf")
 
 
 def drain_bucket(authorization_id: int, at: float | None = None) -> None:

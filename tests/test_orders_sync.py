@@ -32,7 +32,8 @@ TOKEN = "Atzr|orders-sync-seller-0123456789"
 @pytest.fixture
 def sync_app(app_factory, standin):
     app = app_factory(**standin.portal_settings(), AMAZON_READ_TIMEOUT=2, AMAZON_MAX_TOTAL_TIME=5,
-                      ORDERS_PAGE_SIZE=2, ORDERS_RETRY_BACKOFF_SECONDS=0.01, ORDERS_LEASE_SECONDS=600)
+                      ORDERS_PAGE_SIZE=2, ORDERS_RETRY_BACKOFF_SECONDS=0.01, ORDERS_LEASE_SECONDS=600,
+                      ORDERS_BUCKET_MARGIN_SECONDS=0)  # exact bucket arithmetic; the margin has its own test
     with app.app_context():
         yield app
         client = app.extensions.get("portal_orders_client")
@@ -318,6 +319,25 @@ def test_the_bucket_is_never_overspent_by_two_threads(sync_app, admin, standin):
         thread.join()
     assert len(taken) == 20 and sum(taken) == 7
     assert state(authorization_id).bucket_level < 1
+
+
+def test_a_token_is_spent_only_with_the_margin_to_spare(sync_app, admin, standin):
+    """Requests sent at exactly the refill pace reach Amazon unevenly: a token is only spent when the
+    bucket also holds ORDERS_BUCKET_MARGIN_SECONDS of refill beyond it."""
+    sync_app.config.update(ORDERS_BURST=3, ORDERS_RATE_PER_SECOND=0.5, ORDERS_BUCKET_MARGIN_SECONDS=1.0)
+    shop = bind(admin, standin)
+    authorization_id = shop.authorization_id
+    sync.ensure_state(authorization_id, admin.company_id)
+    db.session.commit()
+    start = state(authorization_id).bucket_at
+    assert [sync.take_token(authorization_id, at=start) for _ in range(2)] == [0.0, 0.0]
+    # One token (1.0) is left, but 1 + 0.5 × 1 s are needed: 1 s more of refill.
+    assert sync.take_token(authorization_id, at=start) == pytest.approx(1.0)
+    assert sync.take_token(authorization_id, at=start + 0.9) == pytest.approx(0.1)
+    assert sync.take_token(authorization_id, at=start + 1.0) == 0.0
+    # Drained to 0.5 at start + 1 s: the next needs 1.5, i.e. 2 s of refill, one refill interval plus the margin.
+    assert sync.take_token(authorization_id, at=start + 2.9) > 0
+    assert sync.take_token(authorization_id, at=start + 3.0) == 0.0
 
 
 def test_the_lease_is_exclusive(sync_app, admin, standin):
