@@ -172,7 +172,7 @@ def take_token(authorization_id: int, at: float | None = None) -> float:
     429 and a wait of at least 180 s."""
     cfg = current_app.config
     rate, burst = float(cfg["ORDERS_RATE_PER_SECOND"]), float(cfg["ORDERS_BURST"])
-    needed = 1.0 + rate * float(cfg["ORDERS_BUCKET_MARGIN_SECONDS"])
+    needed = min(burst, 1.0 + rate * float(cfg["ORDERS_BUCKET_MARGIN_SECONDS"]))  # a full bucket always serves
     at = time.time() if at is None else at
     now = literal(at, Float)
     c = _state.c

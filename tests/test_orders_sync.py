@@ -338,6 +338,9 @@ def test_a_token_is_spent_only_with_the_margin_to_spare(sync_app, admin, standin
     # Drained to 0.5 at start + 1 s: the next needs 1.5, i.e. 2 s of refill, one refill interval plus the margin.
     assert sync.take_token(authorization_id, at=start + 2.9) > 0
     assert sync.take_token(authorization_id, at=start + 3.0) == 0.0
+    # A margin larger than the bucket: a full bucket still serves (never a wait that cannot end).
+    sync_app.config.update(ORDERS_BURST=2, ORDERS_RATE_PER_SECOND=2.0, ORDERS_BUCKET_MARGIN_SECONDS=1.0)
+    assert sync.take_token(authorization_id, at=start + 100) == 0.0
 
 
 def test_the_lease_is_exclusive(sync_app, admin, standin):
