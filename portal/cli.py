@@ -139,7 +139,8 @@ def register_sync_command(app: Flask) -> None:
         deadline = time.monotonic() + max_wait
         failed = 0
         for authorization_id in authorization_ids:
-            result, line = _sync_one(authorization_id, deadline)
+            with write_intent():
+                result, line = _sync_one(authorization_id, deadline)
             click.echo(line)
             failed += result != SYNC_OK
         click.echo(f"{len(authorization_ids)} sellers, {len(authorization_ids) - failed} synced, {failed} not")

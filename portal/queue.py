@@ -38,6 +38,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .database import write_intent
 from .extensions import db
 from .logging_safety import redact
 from .models import JOB_FAILED, JOB_OK, JOB_QUEUED, JOB_RUNNING, JobClaim, JobHeartbeat, JobRun, SellerAuthorization, \
@@ -94,11 +95,13 @@ def bound_app() -> Flask:
 
 
 def in_app(fn):
-    """Run a task in the consumer's app context (the app is created once per consumer process)."""
+    """Run a task in the consumer's app context (the app is created once per consumer process). Jobs write:
+    their SQLite transactions take the write lock at BEGIN (a read-then-write would fail when another
+    writer committed in between)."""
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
-        with bound_app().app_context():
+        with bound_app().app_context(), write_intent():
             try:
                 return fn(*args, **kwargs)
             finally:
