@@ -1,4 +1,4 @@
-# Shop Portal — `make run` serves the portal, `make test` runs the whole suite.
+# Shop Portal — `make run` serves the portal with one job consumer, `make test` runs the whole suite.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
