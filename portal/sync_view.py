@@ -21,7 +21,7 @@ from .texts import ago, minute, translations
 # The statuses of a job run (job_run.status): the sync results of orders_sync, and queued/running/failed.
 JOB_STATUSES = {
     "queued": _l("Queued"), "running": _l("Running"), "ok": _l("Done"), "partial": _l("Continues in a new job"),
-    "waiting": _l("Waiting for Amazon's rate limit"), "error": _l("Failed"), "failed": _l("Failed"),
+    "waiting": _l("Waiting for Amazon's rate limit"), "error": _l("Sync failed"), "failed": _l("Job failed"),
     "stopped": _l("Stopped (re-authorize)"), "busy": _l("Already running in another job"),
     "missing": _l("Shop no longer exists"), "lost_lease": _l("Taken over by another job"),
 }

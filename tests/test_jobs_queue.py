@@ -405,3 +405,17 @@ def test_serve_starts_the_portal_and_a_consumer_and_ctrl_c_stops_both(tmp_path):
             serve.wait()
         log.close()
         print((tmp_path / "serve.log").read_text()[-3000:])
+
+
+def test_the_daily_verify_checks_every_shop_once_a_day(jobs_app, admin, standin):
+    good = bind(admin, standin, 1)
+    bind(admin, standin, 2, scenario="revoked")
+    assert queue.run_verify_all() == 2
+    (run,) = runs(queue.VERIFY_ALL)
+    assert run.status == "failed" and run.summary == "2 shops checked, 1 failed" and run.error == "1 shops failed their check"
+    db.session.refresh(good)
+    assert good.check_status == "verified"
+    assert queue.run_verify_all() is None  # the other consumers' enqueue of the same day does nothing
+    assert len(runs(queue.VERIFY_ALL)) == 1
+    names = [name for name, _when in queue.next_runs()]
+    assert sorted(names) == sorted([queue.HEARTBEAT, queue.CYCLE, queue.VERIFY_ALL])
