@@ -126,6 +126,7 @@ def a_get_urls(app, ids, canary, b):
         "other_stores.edit_order": [f"/other-stores/{store}/orders/{order}/edit"],
         "other_stores.export_orders": [f"/other-stores/{store}/orders.csv" + q for q in ("", "?status=paid",
                                                                                          "?start=2000-01-01")],
+        "jobs.index": ["/jobs", "/jobs?page=2"], "jobs.sync_status": [f"/shops/{shop}/sync-status"],
     }
     return urls
 
