@@ -78,6 +78,7 @@ def init_app(app: Flask) -> None:
     except Exception:  # noqa: BLE001 (a storage that was never opened)
         pass
     app.extensions["portal_queue"] = huey
+    app.extensions["portal_started_at"] = utcnow()
     _bound["app"] = app
 
 
@@ -198,15 +199,19 @@ def heartbeat_age(now: datetime | None = None) -> float | None:
 
 def health() -> tuple[dict, bool]:
     """``(body, healthy)`` for /healthz: only booleans and ages. Unhealthy when the database or the queue
-    cannot be reached, or no consumer has beaten for longer than two sync periods."""
-    body = {"database": False, "queue": False, "consumer": False, "heartbeat_age_seconds": None}
+    cannot be reached, or no consumer has beaten for longer than two sync periods (a portal that started
+    less than two periods ago and has never heard of a consumer is "starting", not yet unhealthy)."""
+    silent_after = 2 * 60 * current_app.config["ORDERS_SYNC_MINUTES"]
+    body = {"database": False, "queue": False, "consumer": False, "starting": False, "heartbeat_age_seconds": None}
     try:
         db.session.execute(select(1))
         body["database"] = True
         age = heartbeat_age()
         db.session.commit()
         body["heartbeat_age_seconds"] = None if age is None else round(age, 1)
-        body["consumer"] = age is not None and age <= 2 * 60 * current_app.config["ORDERS_SYNC_MINUTES"]
+        body["consumer"] = age is not None and age <= silent_after
+        started = current_app.extensions.get("portal_started_at") or utcnow()
+        body["starting"] = age is None and (utcnow() - started).total_seconds() <= silent_after
     except Exception:  # noqa: BLE001 (unreachable is an answer, not a 500)
         db.session.rollback()
         log.warning("healthz: the database cannot be reached", exc_info=True)
@@ -215,7 +220,7 @@ def health() -> tuple[dict, bool]:
         body["queue"] = True
     except Exception:  # noqa: BLE001
         log.warning("healthz: the job queue cannot be reached", exc_info=True)
-    return body, all((body["database"], body["queue"], body["consumer"]))
+    return body, body["database"] and body["queue"] and (body["consumer"] or body["starting"])
 
 
 # -- schedules -------------------------------------------------------------------------------------

@@ -301,19 +301,24 @@ def test_the_jobs_page_is_for_admins_and_shows_only_their_company(jobs_app, admi
 
 def test_healthz_needs_a_fresh_consumer_heartbeat(jobs_app, admin):
     client = jobs_app.test_client()
+    starting = client.get("/healthz")  # just started, no consumer heard of yet: not unhealthy yet
+    assert starting.status_code == 200
+    assert starting.get_json() == {"database": True, "queue": True, "consumer": False, "starting": True,
+                                   "heartbeat_age_seconds": None}
+    jobs_app.extensions["portal_started_at"] = utcnow() - timedelta(minutes=31)  # > 2 × 15 min, still nothing
     silent = client.get("/healthz")
-    assert silent.status_code == 503
-    assert silent.get_json() == {"database": True, "queue": True, "consumer": False, "heartbeat_age_seconds": None}
+    assert silent.status_code == 503 and silent.get_json()["starting"] is False
     queue.beat()
     fresh = client.get("/healthz")
     assert fresh.status_code == 200 and fresh.get_json()["consumer"] is True
-    assert fresh.get_json()["heartbeat_age_seconds"] < 5
-    db.session.execute(update(JobHeartbeat).values(beat_at=utcnow() - timedelta(minutes=31)))  # > 2 × 15 min
+    assert fresh.get_json()["heartbeat_age_seconds"] < 5 and fresh.headers["Cache-Control"] == "no-store"
+    db.session.execute(update(JobHeartbeat).values(beat_at=utcnow() - timedelta(minutes=31)))
     db.session.commit()
     stale = client.get("/healthz")
     assert stale.status_code == 503 and stale.get_json()["consumer"] is False
     assert 1850 < stale.get_json()["heartbeat_age_seconds"] < 1900
-    assert set(stale.get_json()) == {"database", "queue", "consumer", "heartbeat_age_seconds"}
+    assert set(stale.get_json()) == {"database", "queue", "consumer", "starting", "heartbeat_age_seconds"}
+    assert all(isinstance(v, bool) for k, v in stale.get_json().items() if k != "heartbeat_age_seconds")
     db.session.execute(update(JobHeartbeat).values(beat_at=utcnow() - timedelta(minutes=29)))
     db.session.commit()
     assert client.get("/healthz").status_code == 200
@@ -374,7 +379,7 @@ def test_serve_starts_the_portal_and_a_consumer_and_ctrl_c_stops_both(tmp_path):
         while time.monotonic() < deadline:
             try:
                 answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                if answer.status_code == 200:
+                if answer.status_code == 200 and answer.json()["consumer"]:  # the consumer has beaten
                     break
             except httpx.HTTPError:
                 pass
