@@ -87,7 +87,7 @@ def sync_view(state: OrdersSyncState | None, job: JobRun | None = None, now: dat
 def row_line(view: SyncView, now: datetime) -> Markup:
     """The sync line of a shop row's status cell: status, when it last synced, orders pulled, the reason."""
     catalog = translations()
-    parts = [f'<p class="sync-line"><small><span class="badge {view.badge}">{escape(view.text)}</span>']
+    parts = [f'<p class="sync-line"><small><span class="sync-state sync-{escape(view.status)}">{escape(view.text)}</span>']
     if view.last_sync is not None:
         parts.append(" " + escape(catalog.ugettext("Last sync %(when)s") % {"when": ago(view.last_sync, now, catalog)}))
     if view.orders_total:
