@@ -288,6 +288,10 @@ def sync_authorization_task(authorization_id: int, run_id: int | None = None, cy
         db.session.commit()
         return
     company_id, target = authorization_target(authorization_id)
+    if company_id is None and run_id is None:  # deleted meanwhile: nothing to sync, nothing to show
+        db.session.commit()
+        log.info("orders sync %s: the authorization no longer exists", authorization_id)
+        return
     with recorded(SYNC, run_id=run_id, company_id=company_id, authorization_id=authorization_id,
                   target=target) as run:
         result = orders_sync.sync_authorization(authorization_id, max_pages=current_app.config["JOBS_SYNC_MAX_PAGES"])

@@ -192,6 +192,14 @@ def test_a_failing_job_is_recorded_with_a_redacted_error(jobs_app, admin, standi
     assert run.status == "failed"
 
 
+def test_a_job_of_a_deleted_authorization_leaves_no_trace(jobs_app, admin):
+    queue.sync_authorization_task(10**6)
+    with consumer():
+        wait_for(lambda: queue.huey.pending_count() == 0)
+        time.sleep(0.3)
+    assert runs() == []
+
+
 def test_run_history_is_bounded(jobs_app, admin):
     for n in range(7):
         db.session.add(JobRun(name=queue.SYNC, status="ok", queued_at=utcnow()))
@@ -363,7 +371,8 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_serve_starts_the_portal_and_a_consumer_and_ctrl_c_stops_both(tmp_path):
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_serve_starts_the_portal_and_a_consumer_and_ctrl_c_stops_both(tmp_path, stop):
     port = _free_port()
     env = {**os.environ, "INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": "",
            "REDIS_URL": "", "PORTAL_ENV": "development", "LOG_LEVEL": "WARNING"}
@@ -398,7 +407,10 @@ def test_serve_starts_the_portal_and_a_consumer_and_ctrl_c_stops_both(tmp_path):
         children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(serve.pid)], capture_output=True,
                                                          text=True).stdout.split()]
         assert len(children) == 2
-        os.kill(serve.pid, signal.SIGINT)  # Ctrl-C
+        if stop == "ctrl-c":
+            os.killpg(serve.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground process group
+        else:
+            serve.send_signal(signal.SIGTERM)  # a service manager stopping the launcher alone
         serve.wait(30)
         assert serve.returncode == 0
         for pid in children:
