@@ -16,13 +16,13 @@ import subprocess
 import sys
 import time
 
+from portal import create_app
+from portal.queue import run_consumer
+
 STOP_GRACE_SECONDS = 15
 
 
 def _worker() -> None:
-    from portal import create_app
-    from portal.queue import run_consumer
-
     run_consumer(create_app())
 
 
