@@ -76,7 +76,7 @@ def init_app(app: Flask) -> None:
     try:
         old.close()
     except Exception:  # noqa: BLE001 (a storage that was never opened)
-        pass
+        log.debug("the previous job queue storage could not be closed", exc_info=True)
     app.extensions["portal_queue"] = huey
     app.extensions["portal_started_at"] = utcnow()
     _bound["app"] = app
