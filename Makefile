@@ -1,4 +1,4 @@
-# Shop Portal — `make run` serves the portal, `make test` runs the whole suite.
+# Shop Portal — `make run` serves the portal with one job consumer, `make test` runs the whole suite.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -8,7 +8,7 @@ WORKERS ?= 2
 THREADS ?= 4
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: run test migrate translations extract-messages demo screenshots bench clean
+.PHONY: run worker test migrate translations extract-messages demo screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,13 @@ translations: $(VENV)/.runtime
 migrate: $(VENV)/.runtime translations
 	$(BIN)/flask --app wsgi db upgrade
 
+# The portal (gunicorn) and one job consumer, in one command: Ctrl-C stops both (portal/serve.py).
 run: migrate
-	@echo "Shop Portal on http://$(HOST):$(PORT)/"
-	MALLOC_ARENA_MAX=2 $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
-		--access-logfile - --forwarded-allow-ips "" wsgi:app
+	MALLOC_ARENA_MAX=2 $(BIN)/python -m portal.serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --threads $(THREADS)
+
+# One more job consumer (with REDIS_URL: on any machine sharing the database and Redis; README).
+worker: migrate
+	MALLOC_ARENA_MAX=2 $(BIN)/python -m portal.serve worker
 
 test: $(VENV)/.dev translations
 	$(BIN)/python -m pytest

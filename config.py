@@ -175,3 +175,14 @@ class Config:
     ORDERS_MAX_TRIES = env_int("ORDERS_MAX_TRIES", 3)  # per page, on 5xx/timeouts
     ORDERS_RETRY_BACKOFF_SECONDS = env_float("ORDERS_RETRY_BACKOFF_SECONDS", 2.0)
     ORDERS_ERROR_RETRY_MINUTES = env_int("ORDERS_ERROR_RETRY_MINUTES", 5)  # after a run failed transiently
+
+    # Job queue (portal/queue.py, huey): a SQLite file in the instance folder, or Redis when REDIS_URL is
+    # set (then every consumer on every machine sharing the database and Redis takes jobs from one queue).
+    JOBS_QUEUE_NAME = env_str("JOBS_QUEUE_NAME", "portal")  # the huey name (Redis key prefix)
+    JOBS_SQLITE_FILE = env_str("JOBS_SQLITE_FILE")  # default: INSTANCE_PATH/jobs.db
+    JOBS_WORKERS = env_int("JOBS_WORKERS", 2)  # worker threads per consumer
+    JOBS_SYNC_MAX_PAGES = env_int("JOBS_SYNC_MAX_PAGES", 20)  # pages per sync job; the job re-queues itself
+    JOBS_SYNC_NOW_SECONDS = env_int("JOBS_SYNC_NOW_SECONDS", 60)  # "Sync now": once per authorization per …
+    JOBS_VERIFY_HOUR = env_int("JOBS_VERIFY_HOUR", 19)  # daily verify of every shop at this UTC hour (03:00 Beijing)
+    JOBS_VERIFY_WORKERS = env_int("JOBS_VERIFY_WORKERS", 4)
+    JOBS_KEEP_RUNS = env_int("JOBS_KEEP_RUNS", 5000)  # job run history kept for the Jobs page

@@ -28,6 +28,8 @@ from .main import bp as main_bp
 from .models import User, count_users, utcnow
 from .orders import bp as orders_bp
 from .other_stores import bp as other_stores_bp
+from .jobs import bp as jobs_bp
+from . import queue as job_queue
 from .shops import bp as shops_bp
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -68,6 +70,7 @@ def create_app(config_class: type = Config) -> Flask:
     app.register_blueprint(shops_bp)
     app.register_blueprint(other_stores_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(jobs_bp)
 
     errors.register(app)
     security.register(app)
@@ -75,6 +78,7 @@ def create_app(config_class: type = Config) -> Flask:
     app.before_request(_enforce_session_rules)
     app.context_processor(_template_globals)
 
+    job_queue.init_app(app)
     register_cli(app)
     _configure_logging(app)
     warn_about_settings(app)

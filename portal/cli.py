@@ -12,12 +12,15 @@ from .crypto import TokenUnavailable, decrypt_token, needs_rotation, rotate
 from .database import write_intent
 from .extensions import db
 from .forms import EMAIL_RE, has_invisible
-from .models import Company, SellerAuthorization, Shop
+from .models import SYNC_OK, SYNC_WAITING, Company, SellerAuthorization, Shop
+from .orders_sync import authorization_of_shop, authorizations_of_company, sync_authorization
+from .queue import authorization_target, recorded
 from .shops.verify import get_client, verify_many
 
 
 def register(app: Flask) -> None:
     register_key_commands(app)
+    register_sync_command(app)
 
     @app.cli.command("create-admin")
     @click.option("--company", "company_name", help="Company name (first set-up only).")
@@ -115,6 +118,71 @@ def register(app: Flask) -> None:
         click.echo(f"{len(results)} shops, {len(authorization_ids)} authorizations, {workers} workers, {elapsed:.1f} s")
         if any(r.code not in (None, "verified") for r in results):
             raise SystemExit(1)
+
+
+def register_sync_command(app: Flask) -> None:
+    @app.cli.command("sync-orders")
+    @click.option("--shop", "shop_id", type=click.IntRange(1, 2**31 - 1), help="Only the seller of this shop (its id).")
+    @click.option("--company", "company_id", type=click.IntRange(1, 2**31 - 1), help="Only this company (its id).")
+    @click.option("--max-wait", type=click.IntRange(0, 24 * 3600), default=900, show_default=True,
+                  help="Seconds to wait in all for Amazon's rate limit before giving up.")
+    def sync_orders(shop_id, company_id, max_wait):
+        """Sync orders from Amazon in the foreground (for cron and support): waits while a sync waits for
+        the rate limit, up to --max-wait; exits 1 when any seller failed or did not finish."""
+        if shop_id is not None and company_id is not None:
+            raise click.UsageError("Give --shop or --company, not both.")
+        authorization_ids = _sync_targets(shop_id, company_id)
+        db.session.commit()
+        if not authorization_ids:
+            click.echo("No Amazon shops to sync.")
+            return
+        deadline = time.monotonic() + max_wait
+        failed = 0
+        for authorization_id in authorization_ids:
+            with write_intent():
+                result, line = _sync_one(authorization_id, deadline)
+            click.echo(line)
+            failed += result != SYNC_OK
+        click.echo(f"{len(authorization_ids)} sellers, {len(authorization_ids) - failed} synced, {failed} not")
+        if failed:
+            raise SystemExit(1)
+
+
+def _sync_targets(shop_id: int | None, company_id: int | None) -> list[int]:
+    if shop_id is not None:
+        authorization_id = authorization_of_shop(shop_id)
+        if authorization_id is None:
+            raise click.UsageError(f"No shop with id {shop_id}.")
+        return [authorization_id]
+    if company_id is not None:
+        if db.session.get(Company, company_id) is None:
+            raise click.UsageError(f"No company with id {company_id}.")
+        return authorizations_of_company(company_id)
+    return [a for c in db.session.scalars(select(Company.id).order_by(Company.id)) for a in authorizations_of_company(c)]
+
+
+def _sync_one(authorization_id: int, deadline: float) -> tuple[str, str]:
+    """Sync one authorization to the end (waiting for the rate limit while the deadline allows);
+    recorded as a job run. (final status, summary line)."""
+    company_id, target = authorization_target(authorization_id)
+    totals = Counter()
+    status, error = "error", ""
+    with recorded("orders.sync", company_id=company_id, authorization_id=authorization_id, target=target) as run:
+        while True:
+            result = sync_authorization(authorization_id)
+            totals.update(pages=result.pages, created=result.created, updated=result.updated, requests=result.requests)
+            status, error = result.status, " ".join(filter(None, (result.error_code, result.error_detail)))
+            wait = result.retry_after or 1
+            if status != SYNC_WAITING or time.monotonic() + wait > deadline:
+                break
+            click.echo(f"{target}: waiting {wait} s for Amazon's rate limit")
+            time.sleep(wait)
+        run.status, run.error = status, error or None
+        run.summary = (f"{totals['pages']} pages, {totals['created']} new, {totals['updated']} updated, "
+                       f"{totals['requests']} requests (command line)")
+    line = (f"{target}: {status}, {totals['pages']} pages, {totals['created']} new, {totals['updated']} updated"
+            + (f" ({error})" if error else ""))
+    return status, line
 
 
 def _audit_repair(user, created: bool) -> None:

@@ -451,3 +451,53 @@ class AmazonAuthState(db.Model):
     token_ciphertext: Mapped[str | None] = mapped_column(Text)
     participations: Mapped[str | None] = mapped_column(Text)  # JSON list of marketplace ids, or null
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Job queue (portal/queue.py): what ran, the consumers' heartbeats, claimed periodic slots ------
+
+JOB_QUEUED, JOB_RUNNING, JOB_OK, JOB_FAILED = "queued", "running", "ok", "failed"
+
+
+class JobRun(db.Model):
+    """One run of a queued job, for the Jobs page: created when a job is queued (Sync now) or when it
+    starts, finished with its status. company_id is None for the portal's own jobs (cycle, daily verify)."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (Index("ix_job_run_company_started", "company_id", "started_at"),
+                      Index("ix_job_run_authorization", "authorization_id", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    authorization_id: Mapped[int | None] = mapped_column(Integer)  # kept after the authorization is deleted
+    target: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), default=JOB_QUEUED)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(String(300))
+    consumer: Mapped[str | None] = mapped_column(String(64))
+
+
+class JobHeartbeat(db.Model):
+    """The last sign of life of each job consumer (one row per consumer process)."""
+
+    __tablename__ = "job_heartbeat"
+
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class JobClaim(db.Model):
+    """The last slot of a periodic job that a consumer claimed: every consumer's scheduler enqueues the
+    periodic jobs, and one atomic UPDATE lets exactly one of them do the work of a slot."""
+
+    __tablename__ = "job_claim"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slot: Mapped[int] = mapped_column(db.BigInteger, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consumer: Mapped[str | None] = mapped_column(String(64))

@@ -1,12 +1,12 @@
 """Orders page: indexes for a company's and a shop's orders, newest first
 
 Revision ID: 0013_order_indexes
-Revises: 0011_orders_sync
+Revises: 0012_jobs
 """
 from alembic import op
 
 revision = "0013_order_indexes"
-down_revision = "0011_orders_sync"
+down_revision = "0012_jobs"
 branch_labels = None
 depends_on = None
 

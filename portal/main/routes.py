@@ -1,6 +1,7 @@
 from flask import current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from ..queue import health as queue_health
 from ..urls import safe_next
 from . import bp
 
@@ -27,4 +28,7 @@ def set_language():
 
 @bp.route("/healthz")
 def health():
-    return {"status": "ok"}
+    """No sign-in, no data: whether the database and the job queue answer, and the age of the last
+    consumer heartbeat; 503 when the consumers have been silent for longer than two sync periods."""
+    body, healthy = queue_health()
+    return body, 200 if healthy else 503, {"Cache-Control": "no-store"}

@@ -118,7 +118,8 @@ def attention_counts(base, limits: Bounds) -> dict:
 
 _ROW_COLUMNS = (Shop.id, Shop.name, Shop.check_status, Shop.check_code, Shop.check_data, Shop.checked_at,
                 Shop.last_good_at, Shop.store_name, Shop.attempt_code, Shop.attempt_data, Shop.attempt_at,
-                SellerAuthorization.seller_id, SellerAuthorization.region, SellerAuthorization.authorized_at)
+                SellerAuthorization.seller_id, SellerAuthorization.region, SellerAuthorization.authorized_at,
+                Shop.authorization_id)
 
 
 def list_page(base, filters: ShopFilters, raw_page, *, with_staff: bool, builder: RowBuilder,
@@ -144,6 +145,7 @@ def list_page(base, filters: ShopFilters, raw_page, *, with_staff: bool, builder
     shops = db.session.execute(_joined(select(*_ROW_COLUMNS)).where(Shop.id.in_(page_ids.scalar_subquery()))
                                .order_by(*order)).all()
     shown = [shop.id for shop in shops]
+    builder.prefetch_sync(shop.authorization_id for shop in shops)  # one query for the page's sync states
     marketplaces = _grouped(select(ShopMarketplace.shop_id, ShopMarketplace.marketplace_id)
                             .where(ShopMarketplace.shop_id.in_(shown))
                             .order_by(ShopMarketplace.shop_id, ShopMarketplace.position))

@@ -1,4 +1,4 @@
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
@@ -10,6 +10,7 @@ from ..extensions import db
 from ..forms import ConfirmForm
 from ..htmx import hx_redirect, is_htmx, render_page
 from ..models import AUTH_PURPOSE_NEW, AUTH_PURPOSE_REAUTHORIZE, Shop, ShopAssignment
+from ..sync_view import job_status_label, shop_sync_view
 from ..texts import join_list
 from ..views import finish
 from . import bp
@@ -178,6 +179,8 @@ def detail(shop_id: int):
                                    selectinload(Shop.assignments).selectinload(ShopAssignment.user))
     return render_page("shops/detail.html", None, shop=shop, may_reauthorize=may_reauthorize(current_user, shop),
                        life=lifecycle(shop.authorization), status=shop_status(shop, panel=True),
+                       sync=shop_sync_view(shop.authorization_id, period_minutes=current_app.config["ORDERS_SYNC_MINUTES"]),
+                       job_status=job_status_label,
                        nav="shop_list" if current_user.is_admin else "my_shops")
 
 

@@ -17,6 +17,8 @@ from markupsafe import Markup, escape
 from ..amazon.client import DEFAULT_THROTTLE_SECONDS, THROTTLED
 from ..amazon.marketplaces import display_name, in_list_order, marketplace_by_id
 from ..models import CHECK_FAILED, CHECK_VERIFIED, utcnow
+from .. import orders_sync  # the module: orders_sync imports this package
+from ..sync_view import row_line, sync_view
 from ..texts import ago, clock, join_list, translations, ymd, zone
 from ..urls import UrlBuilder
 from .lifecycle import EXPIRED, EXPIRING, Bounds, bounds, lifecycle_at
@@ -46,6 +48,7 @@ class ShopRow:
     expires: str
     staff: str  # "" means nobody yet
     reauthorize_url: str = ""  # "" when the row offers no Re-authorize
+    sync_html: Markup = Markup("")  # the order sync line (sync_view.row_line), "" when not prefetched
 
 
 class Texts:
@@ -160,6 +163,16 @@ class RowBuilder:
         self.verify_url = UrlBuilder("shops.verify", "shop_id")
         self.reauthorize_url = UrlBuilder("shops.reauthorize", "shop_id")
         self._countries: dict[str, Country] = {}
+        self._sync: dict | None = None
+
+    def prefetch_sync(self, authorization_ids) -> None:
+        """Read the order sync state of every row of the page with one query (before building the rows)."""
+        self._sync = orders_sync.sync_states(sorted(set(authorization_ids)))
+
+    def sync_line(self, authorization_id: int | None) -> Markup:
+        if self._sync is None or authorization_id is None:
+            return Markup("")
+        return row_line(sync_view(self._sync.get(authorization_id), now=self.limits.now), self.limits.now)
 
     def country(self, marketplace_id: str) -> Country:
         found = self._countries.get(marketplace_id)
@@ -182,10 +195,13 @@ class RowBuilder:
             seller_id=seller_id,
             status_html=status_html(shop, authorized_at, self.limits, self.texts, report),
             authorized=ymd(life.authorized_at, self.texts.zone), expires=ymd(life.expires_at, self.texts.zone),
-            staff=join_list(staff), reauthorize_url=self.reauthorize_url(shop.id) if reauthorize else "")
+            staff=join_list(staff), reauthorize_url=self.reauthorize_url(shop.id) if reauthorize else "",
+            sync_html=self.sync_line(getattr(shop, "authorization_id", None)))
 
     def from_shop(self, shop, *, with_staff: bool, report=None) -> ShopRow:
         """The row of a loaded ORM Shop (the Verify answer re-renders one row)."""
+        if self._sync is None:
+            self.prefetch_sync([shop.authorization_id])
         return self.row(shop, region=shop.region, seller_id=shop.seller_id,
                         authorized_at=shop.authorization.authorized_at, marketplace_ids=shop.marketplace_ids,
                         staff=[a.user.display_name for a in shop.assignments] if with_staff else (), report=report)

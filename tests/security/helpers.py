@@ -65,12 +65,15 @@ ACCESS = {
     "other_stores.export_orders": OBJECT,
     "orders.index": SIGNED_IN,
     "orders.export": SIGNED_IN,
+    "jobs.index": ADMIN,
+    "jobs.sync_shop": OBJECT,
+    "jobs.sync_status": OBJECT,
 }
 
 # What each route needs created before it is asked (fresh for every request judged).
 NEEDS = {
     "shop": {"shops.detail", "shops.edit", "shops.reauthorize", "shops.verify", "shops.delete", "shops.assign",
-             "shops.bulk_assign_view", "shops.user_shops"},
+             "shops.bulk_assign_view", "shops.user_shops", "jobs.sync_shop", "jobs.sync_status"},
     "store": {"other_stores.detail", "other_stores.edit", "other_stores.delete", "other_stores.assign",
               "other_stores.new_order", "other_stores.edit_order", "other_stores.delete_order",
               "other_stores.export_orders"},
@@ -307,6 +310,7 @@ def request_data(c) -> dict | None:
         "shops.edit": lambda: {"name": f"Renamed shop {tag}", "mode": "single", "marketplace": CA},
         "shops.reauthorize": lambda: {"token": f"Atzr|standin-valid-reauthorized-{tag}-wxyz", "authorized": "y"},
         "shops.verify": lambda: {"view": "detail"},
+        "jobs.sync_shop": lambda: {},
         "shops.delete": lambda: {},
         "shops.assign": lambda: {"shown": [w.ids["member_with"], w.ids["member_without"]],
                                  "selected": [w.ids["member_without"]]},
@@ -463,6 +467,14 @@ def check_post_success(c, response):
         else:
             assert redirect_path(c, response) == f"/shops/{t.shop_id}"
         assert _get("Shop", t.shop_id).check_status == "verified"
+    elif e == "jobs.sync_shop":
+        if c.htmx:
+            assert response.status_code == 200 and 'id="sync-status"' in response.get_data(as_text=True)
+        else:
+            assert redirect_path(c, response) == f"/shops/{t.shop_id}"
+        queued = db.session.scalars(select(_model("JobRun")).where(
+            _model("JobRun").authorization_id == t.authorization_id)).all()
+        assert [run.status for run in queued] == ["queued"] and queued[0].company_id == c.company_id
     elif e == "shops.delete":
         assert redirect_path(c, response) == "/shops"
         assert _get("Shop", t.shop_id) is None

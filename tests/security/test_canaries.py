@@ -82,7 +82,7 @@ def seed_company_b(app, make_company, make_user, canary, a_ids):
     helpers.post(stranger, "/login", {"email": f"canary-nobody-{canary}@example.com", "password": "x"},
                  token=stranger.csrf_token())
     assert db.session.scalar(helpers.select(helpers.func.count(Order.id)).where(Order.company_id == company.id)) == 1
-    return {"admin_id": admin.id, "member_id": member.id, "store_id": store.id, "seller": seller,
+    return {"admin_id": admin.id, "member_id": member.id, "store_id": store.id, "seller": seller, "company_id": company.id,
             "shop_ids": list(db.session.scalars(helpers.select(Shop.id).where(Shop.company_id == company.id))),
             "order_id": db.session.scalar(helpers.select(Order.id).where(Order.company_id == company.id))}
 
@@ -131,6 +131,7 @@ def a_get_urls(app, ids, canary, b):
                                                                                          "?start=2000-01-01")],
         "orders.index": ["/orders" + q for q in order_args],
         "orders.export": ["/orders.csv" + q for q in order_args],
+        "jobs.index": ["/jobs", "/jobs?page=2"], "jobs.sync_status": [f"/shops/{shop}/sync-status"],
     }
     return urls
 
@@ -140,6 +141,11 @@ def test_company_b_canaries_never_reach_company_a(app, a_side, admin_a, member_a
     urls = a_get_urls(app, a_side, canary, b)
     get_endpoints = {e for e, methods in helpers.route_methods(app).items() if "GET" in methods}
     assert set(urls) == get_endpoints, "every GET route is asked: add the new one to a_get_urls"
+    from portal.extensions import db
+    from portal.models import JobRun
+    db.session.add(JobRun(name="orders.sync", company_id=b["company_id"], target=f"canary-{canary} (NA)",
+                          status="failed", error=f"canary-{canary}"))
+    db.session.commit()
     seen = 0
     for user in (admin_a, member_a):
         client = app.test_client()
@@ -158,7 +164,7 @@ def test_company_b_canaries_never_reach_company_a(app, a_side, admin_a, member_a
     client = app.test_client()
     helpers.post(client, "/login", {"email": f"canary-admin-{canary}@example.com", "password": helpers.PASSWORD},
                  token=client.csrf_token())
-    for path in ("/shops?q=canary", "/other-stores?q=canary", "/admin/users?q=canary", "/admin/activity",
+    for path in ("/shops?q=canary", "/other-stores?q=canary", "/admin/users?q=canary", "/admin/activity", "/jobs",
                  f"/other-stores/{b['store_id']}/orders.csv", "/orders", "/orders.csv?source=manual"):
         assert canary in client.get(path).get_data(as_text=True).lower(), path
 
