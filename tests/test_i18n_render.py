@@ -198,7 +198,7 @@ def _pages(world):
              "/admin/activity?action=shop.verified", "/admin/activity?start=2999-01-01", "/account/password",
              "/shops?status=expiring", "/shops?status=attention&sort=expires", "/shops?region=FE", "/my-shops?q=9999",
              f"/admin/users/{member.id}/shops?page=2",
-             "/orders", "/orders?source=manual", "/orders?q=9999", "/orders?status=refunded",
+             "/orders", "/orders?source=manual", "/orders?q=9999", "/orders?status=refunded", "/jobs",
              "/no-such-page"]
     for shop in shops.values():
         paths += [f"/shops/{shop.id}", f"/shops/{shop.id}/edit", f"/shops/{shop.id}/reauthorize",
