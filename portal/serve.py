@@ -38,10 +38,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    # The children ignore nothing: a terminal's Ctrl-C reaches them too; we forward SIGTERM/SIGINT anyway,
-    # for a kill of this process alone (systemd, a test).
+    # Each child in its own process group: a terminal's Ctrl-C reaches only this process, which passes one
+    # signal on to each child. (Sent to the whole group as well, gunicorn's workers would get the INT from
+    # the terminal and a QUIT from their master at once; a worker can deadlock in its signal handler then.)
     for command in (gunicorn, consumer):
-        children.append(subprocess.Popen(command))
+        children.append(subprocess.Popen(command, start_new_session=True))
     print(f"Shop Portal on http://{args.host}:{args.port}/ with one job consumer "
           f"(pids {children[0].pid}, {children[1].pid}); Ctrl-C stops both.", flush=True)
     code = 0
@@ -68,7 +69,10 @@ def _stop(children: list[subprocess.Popen], signum: int) -> None:
         try:
             child.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            child.kill()
+            try:
+                os.killpg(child.pid, signal.SIGKILL)  # the child and whatever it started (gunicorn's workers)
+            except ProcessLookupError:
+                pass
             child.wait()
 
 
