@@ -74,6 +74,8 @@ def test_sync_now_shows_the_result_inline_when_the_job_has_finished(server, stan
     revoked = _shop(server, standin, 2, scenario="revoked")
     sign_in(page, server, "ada@example.com")
     page.goto(f"{server.url}/shops/{good}")
+    page.get_by_role("button", name="Verify", exact=True).click()  # a verified shop, as a seller has it
+    expect(page.locator("#status-panel")).to_contain_text("Verified")
     status = page.locator("#sync-status")
     expect(status).to_contain_text("Orders not synced yet.")
     same = SameDocument(page)
@@ -98,3 +100,11 @@ def test_sync_now_shows_the_result_inline_when_the_job_has_finished(server, stan
     expect(page.locator(f"#shop-{revoked} .sync-line")).to_contain_text("Order sync stopped")
     page.goto(f"{server.url}/jobs")
     expect(page.locator("#results")).to_contain_text("A1BROWSYNC0001 (NA)")
+    # The pulled orders are on the Orders page, read-only, with their shop.
+    page.goto(f"{server.url}/orders")
+    rows = page.locator("#results tbody tr")
+    expect(rows).to_have_count(3)
+    for i in range(3):
+        expect(page.locator("#results")).to_contain_text(f"114-0000001-{i:07d}")
+    expect(rows.first).to_contain_text("Sync shop 1")
+    expect(rows.first).to_contain_text("Read-only")
