@@ -47,7 +47,7 @@ def judge(result: dict) -> list[dict]:
             f"{ratio:.2f}× ({search['load']['rps']:.1f} vs {admin['load']['rps']:.1f} req/s)",
             ratio >= SHOP_LIST_VS_ADMIN)
     for key, limit in (("shop_list", MAX_LIST_CPU_MS), ("shop_search", MAX_LIST_CPU_MS),
-                       ("my_shops", MAX_MY_SHOPS_CPU_MS)):
+                       ("my_shops", MAX_MY_SHOPS_CPU_MS), ("orders", MAX_LIST_CPU_MS)):
         page = pages.get(key)
         cpu = page and page["load"].get("server_cpu_ms_per_request")
         if cpu:

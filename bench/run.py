@@ -302,6 +302,8 @@ def portal_pages(seeded, verify_shop_id: int) -> list[dict]:
          "path": "/other-stores", "fragment": True},
         {"key": "store_orders", "title": "A store's orders page", "kind": "full page", "user": "admin",
          "path": f"/other-stores/{seeded.bench_store_id}", "fragment": True},
+        {"key": "orders", "title": f"Orders page ({seeded.counts.get('orders', 0):,} orders, admin)",
+         "kind": "full page", "user": "admin", "path": "/orders", "fragment": True},
         {"key": "login", "title": "Sign-in page", "kind": "full page", "user": None, "path": "/login"},
     ], BROWSER_HEADERS
 

@@ -232,7 +232,7 @@ def test_a_consumer_killed_mid_sync_loses_nothing_and_the_next_run_completes(sha
 
     db, standin = shared["db"], shared["standin"]
     standin.orders_burst, standin.orders_rate = 20, 20.0  # no waiting for tokens: the sync runs page after page
-    fast = {"ORDERS_BURST": "20", "ORDERS_RATE_PER_SECOND": "20"}
+    fast = {"ORDERS_BURST": "20", "ORDERS_RATE_PER_SECOND": "20", "ORDERS_BUCKET_MARGIN_SECONDS": "0"}
     (authorization_id, seller), = _sellers(shared, 1, orders_each=10).items()  # 5 pages
     victim = shared["start_consumer"](**fast)
     standin.latency = 0.5
