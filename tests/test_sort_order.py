@@ -28,7 +28,8 @@ def in_page_order(html: str, names) -> list[str]:
 
 @pytest.mark.parametrize("name, key", [
     ("北美", "bei mei"), ("已撤销", "yi che xiao"), ("Acme 美国", "acme mei guo"), ("ＡＣＭＥ １２", "acme 12"),
-    ("Émile  Shop", "emile shop"), ("重庆店", "chong qing dian"), ("", ""),
+    ("Émile  Shop", "emile shop"), ("重庆店", "chong qing dian"), ("长沙仓", "chang sha cang"),
+    ("厦门 Outlet", "xia men outlet"), ("", ""),
 ])
 def test_sort_key(name, key):
     assert sort_key(name) == key
