@@ -222,7 +222,8 @@ def post_json(target: Target, payload: Any, timeout: float) -> HttpAnswer:
         try:
             request = client.build_request("POST", target.connect_url, content=body, headers=headers,
                                            extensions=extensions)
-            with client.send(request, stream=True) as response:
+            response = client.send(request, stream=True)
+            try:
                 data = b""
                 for chunk in response.iter_bytes():
                     data += chunk
@@ -230,6 +231,8 @@ def post_json(target: Target, payload: Any, timeout: float) -> HttpAnswer:
                         data = data[:MAX_ANSWER_BYTES]
                         break
                 return HttpAnswer(response.status_code, data, response.headers.get("location"))
+            finally:
+                response.close()
         except httpx.TimeoutException:
             raise Timeout() from None
         except httpx.TransportError as error:
