@@ -193,6 +193,7 @@ class Config:
     # with scheme and port (http://127.0.0.1:8025) allows exactly that. Listed hosts may be private.
     ALERT_ALLOWED_HOSTS = env_str("ALERT_ALLOWED_HOSTS")
     ALERT_TIMEOUT_SECONDS = env_float("ALERT_TIMEOUT_SECONDS", 5.0)
+    ALERT_CA_BUNDLE = env_str("ALERT_CA_BUNDLE")  # PEM file of extra CAs (an on-premise gateway); default: system
     SMTP_HOST = env_str("SMTP_HOST")
     SMTP_PORT = env_int("SMTP_PORT", 0)  # 0: 587 for starttls, 465 for ssl, 25 for none
     SMTP_USER = env_str("SMTP_USER")

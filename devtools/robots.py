@@ -70,8 +70,9 @@ class _Handler(WSGIRequestHandler):
 class StandinRobots:
     """WeCom + DingTalk + Feishu robot stand-in. Use as a context manager."""
 
-    def __init__(self, *, slow_seconds: float = 3.0) -> None:
+    def __init__(self, *, slow_seconds: float = 3.0, ssl_context: Any = None) -> None:
         self.slow_seconds = slow_seconds
+        self.ssl_context = ssl_context  # (cert_file, key_file) or an SSLContext: serve HTTPS
         self.fault: int | str | None = None
         self.redirect_to = ""
         self.received: list[Received] = []
@@ -86,7 +87,8 @@ class StandinRobots:
 
     def start(self) -> StandinRobots:
         self._stopping.clear()
-        self._server = make_server("127.0.0.1", 0, self, threaded=True, request_handler=_Handler)
+        self._server = make_server("127.0.0.1", 0, self, threaded=True, request_handler=_Handler,
+                                   ssl_context=self.ssl_context)
         self._server.robots = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="standin-robots", daemon=True)
@@ -113,7 +115,8 @@ class StandinRobots:
     def origin(self) -> str:
         if self._server is None:
             raise RuntimeError("StandinRobots is not started")
-        return f"http://127.0.0.1:{self._server.server_port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_port}"
 
     # -- robots ------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import ipaddress
 import json
 import logging
 import socket
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
@@ -98,11 +99,13 @@ def _norm_host(host: str) -> str:
 class OutboundSettings:
     allow: AllowList
     timeout: float = DEFAULT_TIMEOUT
+    ca_bundle: str | None = None  # ALERT_CA_BUNDLE: a PEM file of CAs for an on-premise gateway
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> OutboundSettings:
         timeout = config.get("ALERT_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT
-        return cls(allow=AllowList.parse(config.get("ALERT_ALLOWED_HOSTS")), timeout=float(timeout))
+        return cls(allow=AllowList.parse(config.get("ALERT_ALLOWED_HOSTS")), timeout=float(timeout),
+                   ca_bundle=config.get("ALERT_CA_BUNDLE") or None)
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,11 @@ class Timeout(Exception):
 
 
 class ConnectFailed(Exception):
-    """The checked address did not accept the connection (or TLS failed)."""
+    """The checked address did not accept the connection."""
+
+
+class TlsFailed(ConnectFailed):
+    """The certificate did not verify for the URL's host name."""
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -208,16 +215,19 @@ class _NoCookies(CookieJar):
         pass
 
 
-def post_json(target: Target, payload: Any, timeout: float) -> HttpAnswer:
+def post_json(target: Target, payload: Any, timeout: float, ca_bundle: str | None = None) -> HttpAnswer:
     """POST ``payload`` as JSON to the checked address; redirects are returned, never followed.
 
-    Raises :class:`Timeout` or :class:`ConnectFailed`; any HTTP status is an :class:`HttpAnswer`."""
+    The TLS certificate is checked against the URL's host name (SNI), not the address.
+    Raises :class:`Timeout`, :class:`TlsFailed` or :class:`ConnectFailed`; any HTTP status is an
+    :class:`HttpAnswer`."""
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     remember_secret(target.connect_url)
     headers = {"Host": target.host_header, "Content-Type": "application/json; charset=utf-8",
                "User-Agent": USER_AGENT}
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-    with httpx.Client(cookies=_NoCookies(), trust_env=False, follow_redirects=False,
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+    with httpx.Client(cookies=_NoCookies(), trust_env=False, follow_redirects=False, verify=verify,
                       timeout=httpx.Timeout(timeout)) as client:
         try:
             request = client.build_request("POST", target.connect_url, content=body, headers=headers,
@@ -236,4 +246,7 @@ def post_json(target: Target, payload: Any, timeout: float) -> HttpAnswer:
         except httpx.TimeoutException:
             raise Timeout() from None
         except httpx.TransportError as error:
+            if (isinstance(error.__context__, ssl.SSLCertVerificationError)
+                    or "CERTIFICATE_VERIFY_FAILED" in str(error)):
+                raise TlsFailed() from None
             raise ConnectFailed(type(error).__name__) from None

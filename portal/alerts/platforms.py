@@ -38,7 +38,8 @@ from flask import current_app
 
 from portal.alerts.messages import AlertMessage
 from portal.alerts.outbound import (ConnectFailed, HttpAnswer, OutboundRefused, OutboundSettings, Resolver,
-                                    Timeout, check_url, post_json, system_resolver)
+                                    Timeout, TlsFailed, check_url, post_json,
+                                    system_resolver)
 from portal.crypto import remember_secret
 
 log = logging.getLogger(__name__)
@@ -248,9 +249,11 @@ def _post(kind: str, url: str, payload: dict, settings: OutboundSettings, resolv
                     refused.host or "-")
         return DeliveryResult(False, None, "", False, refused.reason)
     try:
-        answer = post_json(target, payload, settings.timeout)
+        answer = post_json(target, payload, settings.timeout, settings.ca_bundle)
     except Timeout:
         result = DeliveryResult(False, None, "", True, "timeout")
+    except TlsFailed:
+        result = DeliveryResult(False, None, "", False, "tls_failed")
     except ConnectFailed:
         result = DeliveryResult(False, None, "", True, "connect_failed")
     else:

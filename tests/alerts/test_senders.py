@@ -331,3 +331,46 @@ def test_secrets_never_logged(alerts_app, robots, caplog):
     assert TOKEN not in text and SECRET not in text
     assert not any(sign in text for sign in signs[1:])
     assert "alert via dingtalk to 127.0.0.1" in text
+
+
+# -- HTTPS to the checked address, certificate checked for the URL's host -------------------------
+
+def _self_signed(tmp_path, name):
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+@pytest.mark.parametrize("cert_name, ok", [("robots.test", True), ("someone-else.test", False)])
+def test_https_to_the_checked_address_verifies_the_host_name(app, tmp_path, cert_name, ok):
+    cert_file, key_file = _self_signed(tmp_path, cert_name)
+    with StandinRobots(ssl_context=(cert_file, key_file)) as secure:
+        port = secure.origin.rsplit(":", 1)[1]
+        secure.add("feishu", TOKEN)
+        config = {**app.config, "ALERT_ALLOWED_HOSTS": f"https://robots.test:{port}",
+                  "ALERT_CA_BUNDLE": cert_file, "ALERT_TIMEOUT_SECONDS": 2}
+        result = send(ChannelConfig("feishu", f"https://robots.test:{port}/open-apis/bot/v2/hook/{TOKEN}"),
+                      message(), config=config, resolver=lambda host, p: ["127.0.0.1"])
+    if ok:
+        assert (result.ok, result.platform_code) == (True, 0)
+    else:
+        assert (result.ok, result.retryable, result.detail) == (False, False, "tls_failed")
+        assert secure.accepted() == []
