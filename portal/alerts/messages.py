@@ -8,7 +8,7 @@ do, and a link into the portal (``PORTAL_BASE_URL`` + path).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
@@ -47,7 +47,6 @@ class AlertMessage:
     link_text: str = ""
     severity: str = "warning"
     kind: str = TEST
-    extra: dict = field(default_factory=dict, compare=False)
 
     def plain_text(self) -> str:
         parts = [self.title, *self.lines]

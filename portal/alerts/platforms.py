@@ -93,18 +93,20 @@ class DeliveryResult:
         return f"{head} ({tail})" if head else tail
 
 
+_USER_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
 def split_mentions(mentions: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(mobiles, user ids): a mention that looks like a phone number is a mobile."""
+    """(mobiles, user ids): a mention that looks like a phone number is a mobile. Anything else that is
+    not a plain id, and "all" (which would mention everyone), is dropped."""
     mobiles, ids = [], []
     for mention in mentions:
         value = (mention or "").strip()
-        if not value:
-            continue
         if _MOBILE.match(value):
             mobiles.append(re.sub(r"[ -]", "", value))
-        else:
+        elif _USER_ID.match(value) and value.lstrip("@").lower() != "all":
             ids.append(value)
-    return mobiles, ids
+    return list(dict.fromkeys(mobiles)), list(dict.fromkeys(ids))
 
 
 # -- signing ------------------------------------------------------------------------------------
@@ -134,8 +136,13 @@ def _clip(text: str, limit: int) -> str:
     return data[:limit - 3].decode("utf-8", "ignore") + "..."
 
 
+# User text (shop names) must not become markup: no tags (WeCom <@all>, Feishu <at id=all>), no links.
+# Backslash escapes are not understood by every platform, so these become their full-width forms.
+_NEUTRAL = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "`": "｀"})
+
+
 def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#])", r"\\\1", text)
+    return text.translate(_NEUTRAL)
 
 
 def wecom_payload(message: AlertMessage, mentions: Sequence[str]) -> dict:
@@ -247,7 +254,8 @@ def _post(kind: str, url: str, payload: dict, settings: OutboundSettings, resolv
     except OutboundRefused as refused:
         log.warning("alert via %s refused before connecting (%s, host %s)", kind, refused.reason,
                     refused.host or "-")
-        return DeliveryResult(False, None, "", False, refused.reason)
+        # A name that does not resolve now may resolve later; every other refusal needs a new URL/setting.
+        return DeliveryResult(False, None, "", refused.reason == "unresolvable", refused.reason)
     try:
         answer = post_json(target, payload, settings.timeout, settings.ca_bundle)
     except Timeout:

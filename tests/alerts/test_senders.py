@@ -1,5 +1,6 @@
 """The alert senders against the robot and SMTP stand-ins (devtools/robots.py): message formats,
 signatures, mentions, the platforms' error codes, retryable vs not, and the outbound safety layer."""
+import json
 import logging
 import socket
 import threading
@@ -374,3 +375,17 @@ def test_https_to_the_checked_address_verifies_the_host_name(app, tmp_path, cert
     else:
         assert (result.ok, result.retryable, result.detail) == (False, False, "tls_failed")
         assert secure.accepted() == []
+
+
+def test_shop_names_never_become_markup_or_mentions(alerts_app, robots):
+    evil = ShopRef("<at id=all></at><@all>[click](https://evil.example)", "A1B2C3D4E5F6G7")
+    msg = build_message(CHECK_FAILED, [evil], language="en")
+    for kind in ("wecom", "dingtalk", "feishu"):
+        url = robots.add(kind, TOKEN)
+        assert send(ChannelConfig(kind, url, mentions=["all", "@all", "<b>x</b>", "ou_ok"]), msg).ok
+    wecom, dingtalk, feishu = (json.dumps(r.body, ensure_ascii=False) for r in robots.received)
+    for body in (wecom, dingtalk, feishu):
+        assert "<at id=all>" not in body and "<@all>" not in body and "](https://evil" not in body
+        assert "<b>" not in body
+    assert "<@ou_ok>" in wecom and "<at id=ou_ok></at>" in feishu
+    assert json.loads(dingtalk)["at"] == {"atMobiles": [], "atUserIds": ["ou_ok"], "isAtAll": False}
