@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote
 
 from aiosmtpd.controller import Controller
@@ -63,7 +63,7 @@ class _Handler(WSGIRequestHandler):
         super().setup()
         self.server.robots._connected()  # type: ignore[attr-defined]
 
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 (werkzeug's name)
+    def log(self, type: str, message: str, *args: Any) -> None:
         pass
 
 
@@ -105,7 +105,7 @@ class StandinRobots:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> StandinRobots:
+    def __enter__(self) -> Self:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -283,7 +283,7 @@ class StandinSMTP:
     def stop(self) -> None:
         self._controller.stop()
 
-    def __enter__(self) -> StandinSMTP:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -24,7 +24,6 @@ import html
 import logging
 import re
 import smtplib
-import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,9 +36,18 @@ from urllib.parse import urlencode
 from flask import current_app
 
 from portal.alerts.messages import AlertMessage
-from portal.alerts.outbound import (ConnectFailed, HttpAnswer, OutboundRefused, OutboundSettings, Resolver,
-                                    Timeout, TlsFailed, check_url, post_json,
-                                    system_resolver)
+from portal.alerts.outbound import (
+    ConnectFailed,
+    HttpAnswer,
+    OutboundRefused,
+    OutboundSettings,
+    Resolver,
+    Timeout,
+    TlsFailed,
+    check_url,
+    post_json,
+    system_resolver,
+)
 from portal.crypto import remember_secret
 
 log = logging.getLogger(__name__)
@@ -113,14 +121,14 @@ def split_mentions(mentions: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     """DingTalk: base64(HMAC-SHA256(key=secret, msg="{timestamp}\\n{secret}")) (not yet URL-encoded)."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"),
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode(),
                       hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
 def feishu_sign(secret: str, timestamp_s: int) -> str:
     """Feishu/Lark: base64(HMAC-SHA256(key="{timestamp}\\n{secret}", msg=b""))."""
-    digest = hmac.new(f"{timestamp_s}\n{secret}".encode("utf-8"), b"", hashlib.sha256).digest()
+    digest = hmac.new(f"{timestamp_s}\n{secret}".encode(), b"", hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -364,7 +372,7 @@ def send_email(channel: ChannelConfig, message: AlertMessage, settings: SmtpSett
                                                                    if isinstance(error.smtp_error, bytes)
                                                                    else error.smtp_error),
                                 400 <= error.smtp_code < 500, "smtp_error")
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         result = DeliveryResult(False, None, "", True, "timeout")
     except ssl.SSLError:
         result = DeliveryResult(False, None, "TLS failed", False, "smtp_tls")
@@ -394,5 +402,18 @@ def send(channel: ChannelConfig, message: AlertMessage, *, config: Mapping[str, 
     raise ValueError(f"unknown channel kind {channel.kind!r}")
 
 
-__all__ = ["ChannelConfig", "DeliveryResult", "KINDS", "send", "send_wecom", "send_dingtalk", "send_feishu",
-           "send_email", "split_mentions", "dingtalk_sign", "feishu_sign", "smtp_connection", "SmtpSettings"]
+__all__ = [
+    "KINDS",
+    "ChannelConfig",
+    "DeliveryResult",
+    "SmtpSettings",
+    "dingtalk_sign",
+    "feishu_sign",
+    "send",
+    "send_dingtalk",
+    "send_email",
+    "send_feishu",
+    "send_wecom",
+    "smtp_connection",
+    "split_mentions",
+]

@@ -4,15 +4,19 @@ import json
 import logging
 import socket
 import threading
-from datetime import date
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from devtools.robots import StandinRobots, StandinSMTP
 from portal.alerts.messages import AUTH_EXPIRING, CHECK_FAILED, SYNC_STOPPED, ShopRef, build_message
-from portal.alerts.outbound import AllowedOrigin, AllowList, OutboundSettings, check_url, OutboundRefused
-from portal.alerts.platforms import (ChannelConfig, SmtpSettings, send, send_dingtalk, send_wecom,
-                                     smtp_connection)
+from portal.alerts.outbound import AllowedOrigin, AllowList, OutboundRefused, OutboundSettings, check_url
+from portal.alerts.platforms import ChannelConfig, SmtpSettings, send, send_dingtalk, send_wecom, smtp_connection
 
 SHOP = ShopRef("Acme US", "A1B2C3D4E5F6G7", ("US", "CA"))
 TOKEN = "tok3n-sentinel-0123456789abcdef"
@@ -97,8 +101,8 @@ def test_dingtalk_bad_or_missing_sign_shows_310000(alerts_app, robots, secret):
 def test_dingtalk_old_timestamp_is_refused(alerts_app, robots):
     url = robots.add("dingtalk", TOKEN, secret=SECRET)
     settings = OutboundSettings.from_config(alerts_app.config)
-    two_hours_ago = lambda: __import__("time").time() - 7200  # noqa: E731
-    result = send_dingtalk(ChannelConfig("dingtalk", url, SECRET), message(), settings, clock=two_hours_ago)
+    result = send_dingtalk(ChannelConfig("dingtalk", url, SECRET), message(), settings,
+                           clock=lambda: time.time() - 7200)
     assert (result.ok, result.platform_code) == (False, 310000)
 
 
@@ -337,16 +341,9 @@ def test_secrets_never_logged(alerts_app, robots, caplog):
 # -- HTTPS to the checked address, certificate checked for the URL's host -------------------------
 
 def _self_signed(tmp_path, name):
-    from datetime import datetime, timedelta, timezone
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
             .not_valid_after(now + timedelta(days=1))
