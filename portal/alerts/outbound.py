@@ -24,7 +24,6 @@ import socket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from http.cookiejar import CookieJar
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -205,37 +204,34 @@ def remember_url(url: str) -> None:
             remember_secret(segment)
     for _, value in parse_qsl(parts.query):
         remember_secret(value)
-
-
-class _NoCookies(CookieJar):
-    def add_cookie_header(self, request: Any) -> None:
-        pass
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        pass
+    for pair in parts.query.split("&"):  # the encoded form too (a sign with %2B…)
+        remember_secret(pair.partition("=")[2])
 
 
 def post_json(target: Target, payload: Any, timeout: float, ca_bundle: str | None = None) -> HttpAnswer:
     """POST ``payload`` as JSON to the checked address; redirects are returned, never followed.
 
+    The request goes straight to an ``httpx.HTTPTransport`` (no ``httpx.Client``): nothing follows
+    redirects, keeps cookies or reads proxy settings, and no log line carries the URL (httpx's client
+    logs every request URL at INFO; the transport's own debug lines name only address and port).
     The TLS certificate is checked against the URL's host name (SNI), not the address.
     Raises :class:`Timeout`, :class:`TlsFailed` or :class:`ConnectFailed`; any HTTP status is an
     :class:`HttpAnswer`."""
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     remember_secret(target.connect_url)
     headers = {"Host": target.host_header, "Content-Type": "application/json; charset=utf-8",
-               "User-Agent": USER_AGENT}
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+               "User-Agent": USER_AGENT, "Accept": "application/json", "Connection": "close"}
+    extensions: dict[str, Any] = {"timeout": httpx.Timeout(timeout).as_dict()}
+    if target.scheme == "https":
+        extensions["sni_hostname"] = target.host
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
-    with httpx.Client(cookies=_NoCookies(), trust_env=False, follow_redirects=False, verify=verify,
-                      timeout=httpx.Timeout(timeout)) as client:
+    request = httpx.Request("POST", target.connect_url, content=body, headers=headers, extensions=extensions)
+    with httpx.HTTPTransport(verify=verify, trust_env=False, retries=0) as transport:
         try:
-            request = client.build_request("POST", target.connect_url, content=body, headers=headers,
-                                           extensions=extensions)
-            response = client.send(request, stream=True)
+            response = transport.handle_request(request)
             try:
                 data = b""
-                for chunk in response.iter_bytes():
+                for chunk in response.iter_raw():
                     data += chunk
                     if len(data) > MAX_ANSWER_BYTES:
                         data = data[:MAX_ANSWER_BYTES]
