@@ -12,8 +12,9 @@ pattern of devtools/standin.py), answering like the real ones:
   19001 "param invalid: incoming webhook access token invalid"; bad sign → 19021 "sign match fail or
   timestamp is not within one hour from current time"; keyword missing → 19024 "Key Words Not Found".
 
-``fault`` switches every answer: ``500`` (HTTP 500), ``"timeout"`` (sleeps ``slow_seconds``),
-``"redirect"`` (302 to ``redirect_to``). ``received`` records every message accepted or refused,
+``fail(fault, times=None)`` switches the next ``times`` answers (all when None): ``500`` (an HTTP
+status), ``"timeout"`` (sleeps ``slow_seconds``), ``"redirect"`` (302 to ``redirect_to``);
+``forced_answers`` gives platform answers such as DingTalk 410100 "send too fast" in place of success. ``received`` records every message accepted or refused,
 ``connections`` counts TCP connections accepted.
 
 ``StandinSMTP`` is an aiosmtpd server recording messages (``messages``: parsed ``EmailMessage``).
@@ -74,6 +75,11 @@ class StandinRobots:
         self.slow_seconds = slow_seconds
         self.ssl_context = ssl_context  # (cert_file, key_file) or an SSLContext: serve HTTPS
         self.fault: int | str | None = None
+        # With fault set: how many requests it hits before answering normally again (None: all).
+        self.fault_times: int | None = None
+        # An answer body to give (once per entry, in order) instead of checking the message, e.g.
+        # {"errcode": 410100, "errmsg": "send too fast"}.
+        self.forced_answers: list[dict] = []
         self.redirect_to = ""
         self.received: list[Received] = []
         self.connections = 0
@@ -148,13 +154,28 @@ class StandinRobots:
         request = Request(environ)
         return self._dispatch(request)(environ, start_response)
 
+    def fail(self, fault: int | str, times: int | None = None) -> None:
+        """Answer the next ``times`` requests (all when None) with ``fault``: an HTTP status,
+        ``"timeout"`` or ``"redirect"``."""
+        self.fault, self.fault_times = fault, times
+
+    def _take_fault(self) -> int | str | None:
+        with self._lock:
+            fault = self.fault
+            if fault is not None and self.fault_times is not None:
+                self.fault_times -= 1
+                if self.fault_times <= 0:
+                    self.fault, self.fault_times = None, None
+            return fault
+
     def _dispatch(self, request: Request) -> Response:
-        if self.fault == "timeout":
+        fault = self._take_fault()
+        if fault == "timeout":
             self._stopping.wait(self.slow_seconds)
-        elif self.fault == "redirect":
+        elif fault == "redirect":
             return Response("", status=302, headers={"Location": self.redirect_to})
-        elif isinstance(self.fault, int):
-            return Response("<html>Internal Server Error</html>", status=self.fault, mimetype="text/html")
+        elif isinstance(fault, int):
+            return Response("<html>Internal Server Error</html>", status=fault, mimetype="text/html")
         if request.method != "POST":
             return Response("", status=405)
         path = request.path
@@ -168,6 +189,8 @@ class StandinRobots:
 
     def _record(self, platform: str, token: str, request: Request, body: Any, answer: dict) -> Response:
         with self._lock:
+            if self.forced_answers and answer.get("errcode", answer.get("code")) == 0:
+                answer = self.forced_answers.pop(0)
             self.received.append(Received(platform, token, body, dict(request.args), dict(request.headers),
                                           answer))
         return Response(json.dumps(answer, ensure_ascii=False), status=200, mimetype="application/json")

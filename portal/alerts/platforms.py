@@ -390,16 +390,21 @@ def send(channel: ChannelConfig, message: AlertMessage, *, config: Mapping[str, 
          resolver: Resolver = system_resolver) -> DeliveryResult:
     """Send ``message`` over ``channel``; settings from ``config`` (default: the current app's)."""
     config = current_app.config if config is None else config
-    if channel.kind == "email":
-        return send_email(channel, message, SmtpSettings.from_config(config))
-    settings = OutboundSettings.from_config(config)
+    if channel.kind not in KINDS:
+        raise ValueError(f"unknown channel kind {channel.kind!r}")
+    try:
+        smtp = SmtpSettings.from_config(config) if channel.kind == "email" else None
+        settings = OutboundSettings.from_config(config)
+    except ValueError as error:  # a bad ALERT_*/SMTP_* setting: the operator's to fix, shown, not a 500
+        log.error("alert via %s not sent: %s", channel.kind, error)
+        return DeliveryResult(False, None, _safe_text(error), False, "bad_setting")
+    if smtp is not None:
+        return send_email(channel, message, smtp)
     if channel.kind == "wecom":
         return send_wecom(channel, message, settings, resolver)
     if channel.kind == "dingtalk":
         return send_dingtalk(channel, message, settings, resolver)
-    if channel.kind == "feishu":
-        return send_feishu(channel, message, settings, resolver)
-    raise ValueError(f"unknown channel kind {channel.kind!r}")
+    return send_feishu(channel, message, settings, resolver)
 
 
 __all__ = [

@@ -146,21 +146,21 @@ def test_feishu_errors(alerts_app, robots):
 @pytest.mark.parametrize("kind", ["wecom", "dingtalk", "feishu"])
 def test_server_error_is_retryable(alerts_app, robots, kind):
     url = robots.add(kind, TOKEN)
-    robots.fault = 500
+    robots.fail(500)
     result = send(ChannelConfig(kind, url), message())
     assert (result.ok, result.platform_code, result.retryable, result.detail) == (False, 500, True, "http_error")
 
 
 def test_timeout_is_retryable(alerts_app, robots):
     url = robots.add("dingtalk", TOKEN)
-    robots.fault = "timeout"
+    robots.fail("timeout")
     result = send(ChannelConfig("dingtalk", url), message())
     assert (result.ok, result.retryable, result.detail) == (False, True, "timeout")
 
 
 def test_redirect_is_not_followed(alerts_app, robots):
     with StandinRobots() as elsewhere:
-        robots.fault = "redirect"
+        robots.fail("redirect")
         robots.redirect_to = elsewhere.add("wecom", TOKEN)
         result = send(ChannelConfig("wecom", robots.add("wecom", TOKEN)), message())
         assert (result.ok, result.platform_code, result.retryable, result.detail) == (
@@ -388,3 +388,21 @@ def test_shop_names_never_become_markup_or_mentions(alerts_app, robots):
         assert "<b>" not in body
     assert "<@ou_ok>" in wecom and "<at id=ou_ok></at>" in feishu
     assert json.loads(dingtalk)["at"] == {"atMobiles": [], "atUserIds": ["ou_ok"], "isAtAll": False}
+
+
+def test_rate_limit_codes_are_retryable_and_faults_can_be_limited(alerts_app, robots):
+    url = robots.add("dingtalk", TOKEN)
+    robots.forced_answers = [{"errcode": 410100, "errmsg": "send too fast"}]
+    busy = send(ChannelConfig("dingtalk", url), message())
+    assert (busy.ok, busy.platform_code, busy.retryable) == (False, 410100, True)
+    robots.fail(500, times=1)
+    assert send(ChannelConfig("dingtalk", url), message()).retryable
+    assert send(ChannelConfig("dingtalk", url), message()).ok
+
+
+def test_bad_setting_is_a_result_not_a_crash(alerts_app, robots):
+    config = {**alerts_app.config, "ALERT_ALLOWED_HOSTS": "ftp://files.example.com"}
+    result = send(ChannelConfig("wecom", robots.add("wecom", TOKEN)), message(), config=config)
+    assert (result.ok, result.retryable, result.detail) == (False, False, "bad_setting")
+    assert "ALERT_ALLOWED_HOSTS" in result.platform_message
+    assert robots.connections == 0
