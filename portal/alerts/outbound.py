@@ -167,8 +167,11 @@ def check_url(url: str, settings: OutboundSettings, resolver: Resolver = system_
     """Check ``url`` against the allow-list and resolve it; raise :class:`OutboundRefused` or return
     the address to connect to. Nothing connects here."""
     remember_url(url)
+    url = url.strip()
+    if not url or len(url) > 2048 or any(char <= " " or char > "~" for char in url):
+        raise OutboundRefused("bad_url")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise OutboundRefused("bad_url") from None

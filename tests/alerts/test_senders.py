@@ -406,3 +406,14 @@ def test_bad_setting_is_a_result_not_a_crash(alerts_app, robots):
     assert (result.ok, result.retryable, result.detail) == (False, False, "bad_setting")
     assert "ALERT_ALLOWED_HOSTS" in result.platform_message
     assert robots.connections == 0
+
+
+@pytest.mark.parametrize("url", ["", "qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
+                                 "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k k",
+                                 "https://user:pw@qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
+                                 "https://qyapi.weixin.qq.com:99999/x", "javascript:alert(1)",
+                                 "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=键"])
+def test_malformed_urls_are_refused(app, url):
+    result = send(ChannelConfig("wecom", url), message())
+    assert (result.ok, result.retryable) == (False, False)
+    assert result.detail in {"bad_url", "scheme"}
