@@ -186,3 +186,17 @@ class Config:
     JOBS_VERIFY_HOUR = env_int("JOBS_VERIFY_HOUR", 19)  # daily verify of every shop at this UTC hour (03:00 Beijing)
     JOBS_VERIFY_WORKERS = env_int("JOBS_VERIFY_WORKERS", 4)
     JOBS_KEEP_RUNS = env_int("JOBS_KEEP_RUNS", 5000)  # job run history kept for the Jobs page
+
+    # Alerts (portal/alerts): links in messages, which webhook origins may be called, SMTP for e-mail.
+    PORTAL_BASE_URL = env_str("PORTAL_BASE_URL")  # e.g. https://portal.example.com
+    # Comma-separated; replaces the platforms' own hosts. A bare host allows https on 443; an origin
+    # with scheme and port (http://127.0.0.1:8025) allows exactly that. Listed hosts may be private.
+    ALERT_ALLOWED_HOSTS = env_str("ALERT_ALLOWED_HOSTS")
+    ALERT_TIMEOUT_SECONDS = env_float("ALERT_TIMEOUT_SECONDS", 5.0)
+    ALERT_CA_BUNDLE = env_str("ALERT_CA_BUNDLE")  # PEM file of extra CAs (an on-premise gateway); default: system
+    SMTP_HOST = env_str("SMTP_HOST")
+    SMTP_PORT = env_int("SMTP_PORT", 0)  # 0: 587 for starttls, 465 for ssl, 25 for none
+    SMTP_USER = env_str("SMTP_USER")
+    SMTP_PASSWORD = env_str("SMTP_PASSWORD")
+    SMTP_FROM = env_str("SMTP_FROM")  # default: SMTP_USER
+    SMTP_SECURITY = env_str("SMTP_SECURITY", "starttls")  # starttls | ssl | none

@@ -1,0 +1,137 @@
+"""Alert texts: one :class:`AlertMessage` per event, in the company's language (Chinese by default).
+
+Built from plain values (no models), so the queue task and the "Send test" button can both call it:
+``build_message(kind, shops, language=..., days=..., on=..., reason=..., path=...)``.
+Every message is short: a title, one line per shop (name · Seller ID · countries), the date, what to
+do, and a link into the portal (``PORTAL_BASE_URL`` + path).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import current_app
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
+
+AUTH_EXPIRING = "auth_expiring"
+AUTH_EXPIRED = "auth_expired"
+CHECK_FAILED = "check_failed"
+CHECK_RECOVERED = "check_recovered"
+SYNC_STOPPED = "sync_stopped"
+SYNC_FAILING = "sync_failing"
+TEST = "test"
+KINDS: tuple[str, ...] = (AUTH_EXPIRING, AUTH_EXPIRED, CHECK_FAILED, CHECK_RECOVERED, SYNC_STOPPED,
+                          SYNC_FAILING, TEST)
+# How the platforms colour or mark it: "warning" (act soon), "danger" (act now), "ok" (recovered).
+SEVERITY = {AUTH_EXPIRING: "warning", AUTH_EXPIRED: "danger", CHECK_FAILED: "danger",
+            CHECK_RECOVERED: "ok", SYNC_STOPPED: "danger", SYNC_FAILING: "warning", TEST: "ok"}
+MAX_SHOP_LINES = 10
+
+
+@dataclass(frozen=True)
+class ShopRef:
+    name: str
+    seller_id: str
+    countries: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """What a sender sends, language already applied. ``link`` is absolute (or empty)."""
+
+    title: str
+    lines: Sequence[str] = ()
+    link: str = ""
+    link_text: str = ""
+    severity: str = "warning"
+    kind: str = TEST
+
+    def plain_text(self) -> str:
+        parts = [self.title, *self.lines]
+        if self.link:
+            parts.append(f"{self.link_text}: {self.link}" if self.link_text else self.link)
+        return "\n".join(parts)
+
+
+def portal_link(path: str) -> str:
+    """``PORTAL_BASE_URL`` + ``path``; just the path when no base URL is configured."""
+    base = (current_app.config.get("PORTAL_BASE_URL") or "").rstrip("/")
+    if not path:
+        return base
+    return f"{base}/{path.lstrip('/')}" if base else path
+
+
+def _day(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()
+    return value.isoformat()
+
+
+def _shop_line(shop: ShopRef) -> str:
+    parts = [shop.name, shop.seller_id]
+    if shop.countries:
+        parts.append(" ".join(shop.countries))
+    return " · ".join(part for part in parts if part)
+
+
+def _what(kind: str, count: int, days: int | None, on: str) -> tuple[str, str]:
+    """(title, what to do) for ``kind``."""
+    if kind == AUTH_EXPIRING:
+        return (ngettext("Amazon authorization of %(num)d shop expires in %(days)s days",
+                         "Amazon authorization of %(num)d shops expires in %(days)s days", count,
+                         days=days if days is not None else "?"),
+                _("Re-authorize before %(date)s, or orders stop syncing.", date=on))
+    if kind == AUTH_EXPIRED:
+        return (ngettext("Amazon authorization of %(num)d shop has expired",
+                         "Amazon authorization of %(num)d shops has expired", count),
+                _("Orders no longer sync. Re-authorize the shop in the portal."))
+    if kind == CHECK_FAILED:
+        return (ngettext("Check of %(num)d shop failed", "Check of %(num)d shops failed", count),
+                _("Check the authorization in the portal and re-authorize if needed."))
+    if kind == CHECK_RECOVERED:
+        return (ngettext("%(num)d shop passes its check again", "%(num)d shops pass their check again",
+                         count),
+                _("No action needed."))
+    if kind == SYNC_STOPPED:
+        return (ngettext("Order sync stopped for %(num)d shop", "Order sync stopped for %(num)d shops",
+                         count),
+                _("Amazon refused access (authorization revoked or role missing). Re-authorize the shop."))
+    if kind == SYNC_FAILING:
+        return (ngettext("Order sync of %(num)d shop has been failing for over an hour",
+                         "Order sync of %(num)d shops has been failing for over an hour", count),
+                _("The portal keeps retrying. If it goes on, check the authorization."))
+    return (_("Test message from Shop Portal"),
+            _("This channel works: alerts will arrive here."))
+
+
+def build_message(kind: str, shops: Sequence[ShopRef] = (), *, language: str = "zh",
+                  days: int | None = None, on: date | datetime | None = None, reason: str = "",
+                  path: str = "/shops") -> AlertMessage:
+    """The message for one event (or one digest group) in ``language``.
+
+    ``days``: days left (AUTH_EXPIRING); ``on``: the expiry date, or when the failure started;
+    ``reason``: a short, already translated detail (e.g. the check outcome) added as a line."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown alert kind {kind!r}")
+    with force_locale(language or "zh"):
+        day = _day(on)
+        title, todo = _what(kind, len(shops), days, day)
+        lines = [_shop_line(shop) for shop in shops[:MAX_SHOP_LINES]]
+        if len(shops) > MAX_SHOP_LINES:
+            lines.append(_("… and %(num)d more", num=len(shops) - MAX_SHOP_LINES))
+        if reason:
+            lines.append(reason)
+        if day and kind == AUTH_EXPIRED:
+            lines.append(_("Expired on %(date)s", date=day))
+        elif day and kind == AUTH_EXPIRING:
+            lines.append(_("Expires on %(date)s", date=day))
+        elif day and kind in (SYNC_FAILING, CHECK_FAILED):
+            lines.append(_("Since %(date)s", date=day))
+        lines.append(todo)
+        link_text = _("Open in Shop Portal")
+    return AlertMessage(title=title, lines=tuple(lines), link=portal_link(path), link_text=link_text,
+                        severity=SEVERITY[kind], kind=kind)
