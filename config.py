@@ -167,6 +167,8 @@ class Config:
     # searchOrders usage plan per seller and app: 0.0056 requests/s, burst 20.
     ORDERS_RATE_PER_SECOND = env_float("ORDERS_RATE_PER_SECOND", 0.0056)
     ORDERS_BURST = env_int("ORDERS_BURST", 20)
+    # The Orders page's shop filter is a select up to this many shops and other shops, a name search beyond.
+    ORDERS_PLACE_SELECT_LIMIT = env_int("ORDERS_PLACE_SELECT_LIMIT", 300)
     # Spend a token only with this much refill to spare: requests arrive at Amazon unevenly (see take_token).
     ORDERS_BUCKET_MARGIN_SECONDS = env_float("ORDERS_BUCKET_MARGIN_SECONDS", 1.0)
     ORDERS_THROTTLE_WAIT_SECONDS = env_int("ORDERS_THROTTLE_WAIT_SECONDS", 180)  # after a 429 (never less)

@@ -384,3 +384,40 @@ def test_the_page_in_chinese(client, login, admin_a, world):
     body = page(client, login, admin_a, headers={"Accept-Language": "zh"})
     assert "<html lang=\"zh-CN\"" in body and numbers(body) == ALL_A
     assert "30.00 CAD · 1 笔订单" in body and "2026-11-11" in body
+
+
+# --- a company with more shops than a select can hold -------------------------------------------------------
+
+@pytest.fixture
+def many(app, world):
+    """ORDERS_PLACE_SELECT_LIMIT below the company's count: the shop filter becomes a search by name."""
+    app.config["ORDERS_PLACE_SELECT_LIMIT"] = 1
+    yield world
+    app.config["ORDERS_PLACE_SELECT_LIMIT"] = 300
+
+
+def _get(client, query=""):
+    response = client.get("/orders" + query)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_data(as_text=True)
+
+
+def test_many_shops_filter_by_name_instead_of_a_select(client, login, admin_a, many):
+    body = page(client, login, admin_a)
+    assert 'id="filter-shop"' not in body and 'name="shop_q"' in body
+    assert numbers(body) == ALL_A
+    assert "Mine Shop" in body and "Hidden Store" in body  # the rows still name their shops
+    assert 'value="FR"' in body and 'value="DE"' in body and 'value="CA"' in body  # every visible country
+    assert numbers(_get(client, "?shop_q=mine")) == {"111-MINE-US", "111-MINE-CA", "M-MINE"}
+    assert numbers(_get(client, "?shop_q=hidden%20store")) == {"M-HIDDEN"}
+    assert numbers(_get(client, "?country=FR")) == {"M-HIDDEN"}
+    chosen = _get(client, f"?shop=shop-{many['other'].id}")
+    assert numbers(chosen) == {"111-HIDDEN"} and f'name="shop" value="shop-{many["other"].id}"' in chosen
+
+
+def test_many_shops_name_search_stays_in_scope(client, login, member_a, many):
+    assert numbers(page(client, login, member_a, "?shop_q=hidden")) == set()
+    assert numbers(_get(client, "?shop_q=b%20shop")) == set()
+    body = _get(client, f"?shop=shop-{many['other'].id}&country=FR")
+    assert numbers(body) == {"111-MINE-US", "111-MINE-CA", "M-MINE"}  # out of scope: both ignored
+    assert "Hidden Shop" not in body and 'value="FR"' not in body

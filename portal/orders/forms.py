@@ -57,6 +57,7 @@ class CountryFilter(StringField):
 class OrderListFilters(FilterForm):
     q = SearchFilter()
     shop = PlaceFilter()
+    shop_q = SearchFilter()  # a shop's name, where the shops are too many for a select
     country = CountryFilter()
     status = ChoiceFilter(choices=status_options)
     source = ChoiceFilter(choices=source_options)

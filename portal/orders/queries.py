@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import current_app
 from flask_babel import get_locale
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 
 from ..access import visible_other_stores, visible_shops
 from ..amazon.marketplaces import by_country, marketplace_by_id
@@ -19,7 +20,7 @@ from ..extensions import db
 from ..models import ORDER_SOURCE_AMAZON, Order, OtherStore, OtherStoreCountry, Shop, ShopMarketplace
 from ..pagination import Page, window
 from ..texts import csv_amount, day
-from .forms import OrderListFilters, place_key
+from .forms import OrderListFilters, parse_place_key, place_key
 
 NEWEST_FIRST = (Order.order_date.desc(), Order.id.desc())
 
@@ -39,14 +40,24 @@ class Place:
 
 @dataclass
 class Places:
+    """The shops and stores of the filter and the rows. `complete`: all the user sees (the shop filter is a
+    select of them); otherwise (a company over ORDERS_PLACE_SELECT_LIMIT) only the chosen one and those of
+    the page's rows, the filter being a search by name, and `countries` given apart."""
     shops: list[Place]
     stores: list[Place]
+    complete: bool = True
+    countries: set[str] | None = None
     by_key: dict[str, Place] = field(init=False)
     country_codes: set[str] = field(init=False)
 
     def __post_init__(self):
         self.by_key = {place.key: place for place in (*self.shops, *self.stores)}
-        self.country_codes = {code for place in self.by_key.values() for code in place.countries}
+        self.country_codes = self.countries if self.countries is not None else \
+            {code for place in self.by_key.values() for code in place.countries}
+
+    def add(self, more: Places) -> None:
+        for place in (*more.shops, *more.stores):
+            self.by_key.setdefault(place.key, place)
 
     def shop(self, shop_id) -> Place | None:
         return self.by_key.get(place_key("shop", shop_id))
@@ -73,19 +84,57 @@ def _grouped(rows, kind: str) -> list[Place]:
     return [Place(kind, place_id, name, tuple(codes)) for place_id, (name, codes) in places.items()]
 
 
-def visible_places(user) -> Places:
-    """The shops and stores `user` sees, with their countries, by name: two queries."""
+def visible_places(user, shop_ids=None, store_ids=None) -> Places:
+    """The shops and stores `user` sees, with their countries, by name: two queries. With `shop_ids` /
+    `store_ids`, only those of them (an empty list: none)."""
+    shop_query = visible_shops(user)
+    store_query = visible_other_stores(user)
+    if shop_ids is not None:
+        shop_query = shop_query.where(Shop.id.in_(shop_ids) if shop_ids else false())
+    if store_ids is not None:
+        store_query = store_query.where(OtherStore.id.in_(store_ids) if store_ids else false())
     shop_rows = db.session.execute(
-        visible_shops(user).with_only_columns(Shop.id, Shop.name, ShopMarketplace.marketplace_id)
+        shop_query.with_only_columns(Shop.id, Shop.name, ShopMarketplace.marketplace_id)
         .outerjoin(ShopMarketplace, ShopMarketplace.shop_id == Shop.id)
-        .order_by(Shop.name_key, Shop.id, ShopMarketplace.position))
+        .order_by(Shop.sort_name, Shop.id, ShopMarketplace.position))
     shops = _grouped(((shop_id, name, _country_of(marketplace_id)) for shop_id, name, marketplace_id in shop_rows),
                      "shop")
     store_rows = db.session.execute(
-        visible_other_stores(user).with_only_columns(OtherStore.id, OtherStore.name, OtherStoreCountry.country_code)
+        store_query.with_only_columns(OtherStore.id, OtherStore.name, OtherStoreCountry.country_code)
         .outerjoin(OtherStoreCountry, OtherStoreCountry.store_id == OtherStore.id)
-        .order_by(OtherStore.name_key, OtherStore.id, OtherStoreCountry.position))
+        .order_by(OtherStore.sort_name, OtherStore.id, OtherStoreCountry.position))
     return Places(shops, _grouped(store_rows, "store"))
+
+
+def filter_places(user, raw_shop) -> Places:
+    """The places the filter needs: all of them while the user sees at most ORDERS_PLACE_SELECT_LIMIT;
+    beyond, a select would be too long to read and to send, so only the chosen one and the countries."""
+    limit = current_app.config["ORDERS_PLACE_SELECT_LIMIT"]
+    shops = db.session.scalar(visible_shops(user).with_only_columns(func.count(Shop.id)).order_by(None))
+    stores = db.session.scalar(visible_other_stores(user).with_only_columns(func.count(OtherStore.id)).order_by(None))
+    if shops + stores <= limit:
+        return visible_places(user)
+    chosen = parse_place_key(raw_shop)
+    kind, place_id = chosen if chosen else (None, None)
+    some = visible_places(user, [place_id] if kind == "shop" else [], [place_id] if kind == "store" else [])
+    shop_ids = visible_shops(user).with_only_columns(Shop.id).order_by(None)
+    store_ids = visible_other_stores(user).with_only_columns(OtherStore.id).order_by(None)
+    marketplaces = db.session.scalars(select(ShopMarketplace.marketplace_id).distinct()
+                                      .where(ShopMarketplace.shop_id.in_(shop_ids)))
+    codes = {code for code in map(_country_of, marketplaces) if code}
+    codes |= set(db.session.scalars(select(OtherStoreCountry.country_code).distinct()
+                                    .where(OtherStoreCountry.store_id.in_(store_ids))))
+    return Places(some.shops, some.stores, complete=False, countries=codes)
+
+
+def add_places_of(places: Places, user, orders) -> Places:
+    """`places` with those of `orders` (the page's rows) added, when it does not hold them all already."""
+    if not places.complete:
+        shop_ids = sorted({o.shop_id for o in orders if o.shop_id and places.shop(o.shop_id) is None})
+        store_ids = sorted({o.other_store_id for o in orders if o.other_store_id and places.store(o.other_store_id) is None})
+        if shop_ids or store_ids:
+            places.add(visible_places(user, shop_ids, store_ids))
+    return places
 
 
 def _country_of(marketplace_id: str | None) -> str | None:
@@ -98,16 +147,21 @@ def _country_condition(code: str, places: Places):
     marketplace = by_country(code)
     if marketplace is not None:
         conditions.append((Order.source == ORDER_SOURCE_AMAZON) & (Order.marketplace_id == marketplace.marketplace_id))
-    store_ids = [place.id for place in places.stores if code in place.countries]
-    if store_ids:
-        conditions.append(Order.other_store_id.in_(store_ids))
-    return or_(*conditions) if conditions else false()
+    conditions.append(Order.other_store_id.in_(select(OtherStoreCountry.store_id)
+                                               .where(OtherStoreCountry.country_code == code)))
+    return or_(*conditions)
 
 
-def filtered_orders(base, filters: OrderListFilters, places: Places):
-    """Select of the orders of `base` (visible_orders) matching the filters (restricted to `places`)."""
+def filtered_orders(user, base, filters: OrderListFilters, places: Places):
+    """Select of the orders of `base` (visible_orders(user)) matching the filters (restricted to `places`)."""
     values = filters.values()
     query = base
+    if values["shop_q"]:
+        shops = visible_shops(user).with_only_columns(Shop.id).where(
+            Shop.name.icontains(values["shop_q"], autoescape=True)).order_by(None)
+        stores = visible_other_stores(user).with_only_columns(OtherStore.id).where(
+            OtherStore.name.icontains(values["shop_q"], autoescape=True)).order_by(None)
+        query = query.where(or_(Order.shop_id.in_(shops), Order.other_store_id.in_(stores)))
     if values["shop"]:
         place = places.by_key[values["shop"]]
         query = query.where(Order.shop_id == place.id if place.kind == "shop" else Order.other_store_id == place.id)

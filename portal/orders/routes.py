@@ -10,23 +10,23 @@ from ..order_totals import order_totals, orders_counted
 from ..texts import day
 from . import bp
 from .forms import OrderListFilters
-from .queries import filtered_orders, order_csv_rows, orders_page, visible_places
+from .queries import add_places_of, filter_places, filtered_orders, order_csv_rows, orders_page, visible_places
 from .rows import RowBuilder, RowTexts
 
 
-def _filtered():
-    places = visible_places(current_user)
+def _filtered(places):
     filters = OrderListFilters().restrict(places)
-    return places, filters, filtered_orders(visible_orders(current_user), filters, places)
+    return filters, filtered_orders(current_user, visible_orders(current_user), filters, places)
 
 
 @bp.route("/orders")
 @login_required
 def index():
-    places, filters, query = _filtered()
+    places = filter_places(current_user, request.args.get("shop"))
+    filters, query = _filtered(places)
     totals = order_totals(query)
     page = orders_page(query, orders_counted(totals), request.args.get("page"))
-    build = RowBuilder(places)
+    build = RowBuilder(add_places_of(places, current_user, page.items))
     return render_page("orders/index.html", "results", page=page, rows=[build(order) for order in page.items],
                        texts=build.texts, totals=totals, filters=filters, args=filters.args(), places=places,
                        nav="orders")
@@ -35,6 +35,7 @@ def index():
 @bp.route("/orders.csv")
 @login_required
 def export():
-    places, _filters, query = _filtered()
+    places = visible_places(current_user)  # every row's shop name: an export is rare, the page is not
+    _filters, query = _filtered(places)
     texts = RowTexts()
     return csv_response(f"orders-{day(utcnow())}.csv", texts.csv_header, order_csv_rows(query, places, texts))
