@@ -15,7 +15,7 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
 US = "ATVPDKIKX0DER"
 # What Amazon may put in a store name (up to 200 characters), here with a 60-character word in it.
-LONG_STORE = "Sunny Goods Official Flagship Store for Home Kitchen and Garden Supplies " * 2 + "X" * 60
+LONG_STORE = ("Sunny Goods Official Flagship Store for Home Kitchen and Garden Supplies " * 2 + "X" * 60)[:200]  # the column holds 200
 NAV_LABELS = {"en-US": ["Shop list", "My shops", "Other shops", "Users", "Activity"],
               "zh-CN": ["店铺列表", "我的店铺", "其他店铺", "用户", "操作记录"]}
 
