@@ -63,13 +63,15 @@ def test_main_journeys_leave_the_console_clean(console_server, standin, new_page
     problems = watch_console(page)
     sign_in(page, live, "ada@example.com")
     expect(page).to_have_url(live.url + "/shops")
+    page.wait_for_load_state("networkidle")  # htmx and the page scripts are in (a loaded machine is slow)
 
     # The New shop dialog, and a region switch (an htmx swap of the country fields).
     page.get_by_role("button", name="New shop").click()
     box = dialog(page)
     expect(box.get_by_role("heading", name="New Amazon shop")).to_be_visible()
+    page.wait_for_load_state("networkidle")
     region = box.get_by_role("combobox", name="Region", exact=True)
-    with page.expect_response(lambda r: "/shops/form-fields?" in r.url and "region=EU" in r.url):
+    with page.expect_response(lambda r: "/shops/form-fields?" in r.url and "region=EU" in r.url, timeout=30_000):
         region.select_option("EU")
     page.wait_for_load_state("networkidle")
     box.get_by_role("button", name="Cancel").click()
