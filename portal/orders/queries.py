@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from flask_babel import get_locale
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import func, or_, select
 
 from ..access import visible_other_stores, visible_shops
 from ..amazon.marketplaces import by_country, marketplace_by_id
@@ -89,17 +89,17 @@ def visible_places(user, shop_ids=None, store_ids=None) -> Places:
     `store_ids`, only those of them (an empty list: none)."""
     shop_query = visible_shops(user)
     store_query = visible_other_stores(user)
-    if shop_ids is not None:
-        shop_query = shop_query.where(Shop.id.in_(shop_ids) if shop_ids else false())
-    if store_ids is not None:
-        store_query = store_query.where(OtherStore.id.in_(store_ids) if store_ids else false())
-    shop_rows = db.session.execute(
+    if shop_ids:
+        shop_query = shop_query.where(Shop.id.in_(shop_ids))
+    if store_ids:
+        store_query = store_query.where(OtherStore.id.in_(store_ids))
+    shop_rows = [] if shop_ids == [] else db.session.execute(  # no ids asked for: no query
         shop_query.with_only_columns(Shop.id, Shop.name, ShopMarketplace.marketplace_id)
         .outerjoin(ShopMarketplace, ShopMarketplace.shop_id == Shop.id)
         .order_by(Shop.sort_name, Shop.id, ShopMarketplace.position))
     shops = _grouped(((shop_id, name, _country_of(marketplace_id)) for shop_id, name, marketplace_id in shop_rows),
                      "shop")
-    store_rows = db.session.execute(
+    store_rows = [] if store_ids == [] else db.session.execute(
         store_query.with_only_columns(OtherStore.id, OtherStore.name, OtherStoreCountry.country_code)
         .outerjoin(OtherStoreCountry, OtherStoreCountry.store_id == OtherStore.id)
         .order_by(OtherStore.sort_name, OtherStore.id, OtherStoreCountry.position))
