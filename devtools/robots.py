@@ -35,7 +35,8 @@ from typing import Any, Self
 from urllib.parse import unquote
 
 from aiosmtpd.controller import Controller
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from devtools.local_server import LocalServer
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 
@@ -68,8 +69,10 @@ class _Handler(WSGIRequestHandler):
         pass
 
 
-class StandinRobots:
+class StandinRobots(LocalServer):
     """WeCom + DingTalk + Feishu robot stand-in. Use as a context manager."""
+
+    _thread_name = "standin-robots"
 
     def __init__(self, *, slow_seconds: float = 3.0, ssl_context: Any = None) -> None:
         self.slow_seconds = slow_seconds
@@ -92,30 +95,9 @@ class StandinRobots:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> StandinRobots:
-        self._stopping.clear()
-        self._server = make_server("127.0.0.1", 0, self, threaded=True, request_handler=_Handler,
-                                   ssl_context=self.ssl_context)
+        self._serve(0, _Handler, self.ssl_context)
         self._server.robots = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="standin-robots", daemon=True)
-        self._thread.start()
         return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def origin(self) -> str:

@@ -53,7 +53,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from devtools.local_server import LocalServer
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from portal.amazon.marketplaces import MARKETPLACES, REGIONS, Marketplace, marketplace_by_id
@@ -122,8 +123,10 @@ class _Handler(WSGIRequestHandler):
         log.log(level, "%s " + message, self.address_string(), *args)
 
 
-class StandinAmazon:
+class StandinAmazon(LocalServer):
     """LWA + Sellers API stand-in served from a daemon thread. Use as a context manager."""
+
+    _thread_name = "standin-amazon"
 
     def __init__(self, latency: float = 0.0, client_id: str = "amzn1.application-oa2-client.standin",
                  client_secret: str = "standin-secret", *, slow_seconds: float = 10.0,
@@ -166,31 +169,7 @@ class StandinAmazon:
 
     def start(self) -> StandinAmazon:
         """Bind 127.0.0.1 (port 0 = any free port) and serve from a daemon thread."""
-        self._stopping.clear()
-        self._server = make_server("127.0.0.1", self._port, self, threaded=True,
-                                   request_handler=_Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="standin-amazon", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; wakes requests sleeping in ``latency``/``slow`` so this never hangs."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> StandinAmazon:
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return self._serve(self._port, _Handler)
 
     @property
     def url(self) -> str:
