@@ -1,4 +1,4 @@
-"""The only module that encrypts and decrypts stored Amazon tokens.
+"""The only module that encrypts and decrypts stored secrets: Amazon tokens and alert channels' webhooks.
 
 MultiFernet with the keys of TOKEN_ENC_KEYS (newest first). Fernet has no associated data, so the
 owning row's identity (company, seller, region) is sealed inside the payload and checked on
@@ -38,6 +38,31 @@ def decrypt_token(ciphertext: str, *, company_id: int, seller_id: str, region: s
     token = payload["t"]
     remember_secret(token)
     return token
+
+
+def _channel_owner(company_id: int, channel_id: int) -> list:
+    return ["alert_channel", int(company_id), int(channel_id)]
+
+
+def encrypt_channel_config(config: dict, *, company_id: int, channel_id: int) -> str:
+    """An alert channel's credentials ({"url": webhook URL, "secret": signing secret}), sealed to its row."""
+    payload = json.dumps({"o": _channel_owner(company_id, channel_id), "c": config}, separators=(",", ":"))
+    return _fernet().encrypt(payload.encode()).decode()
+
+
+def decrypt_channel_config(ciphertext: str, *, company_id: int, channel_id: int) -> dict:
+    """The channel's credentials; each value is handed to the log filter. Raises TokenUnavailable."""
+    try:
+        payload = json.loads(_fernet().decrypt(ciphertext.encode()))
+    except (InvalidToken, ValueError, TypeError):
+        raise TokenUnavailable("stored channel settings cannot be decrypted") from None
+    config = payload.get("c")
+    if payload.get("o") != _channel_owner(company_id, channel_id) or not isinstance(config, dict):
+        raise TokenUnavailable("stored channel settings belong to another channel")
+    for value in config.values():
+        if isinstance(value, str) and value:
+            remember_secret(value)
+    return config
 
 
 def rotate(ciphertext: str) -> str:

@@ -54,6 +54,8 @@ class Company(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The language of the alerts sent to the company's channels (portal/alerts): one of LANGUAGES.
+    alert_language: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
 
     users: Mapped[list[User]] = relationship(back_populates="company")
 
@@ -77,6 +79,10 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optional, for @-mentions in alerts about the user's shops: a mobile number (WeCom, DingTalk) and
+    # a platform user id (WeCom userid, DingTalk userId, Feishu open_id/user_id).
+    alert_mobile: Mapped[str | None] = mapped_column(String(20))
+    alert_user_id: Mapped[str | None] = mapped_column(String(64))
 
     company: Mapped[Company] = relationship(back_populates="users")
 
@@ -501,3 +507,120 @@ class JobClaim(db.Model):
     slot: Mapped[int] = mapped_column(db.BigInteger, default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consumer: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- Alerts (portal/alerts): channels, events, the messages sent and who has seen what -------------
+
+ALERT_CHANNEL_NAME_MAX = 60
+MESSAGE_QUEUED, MESSAGE_SENDING, MESSAGE_SENT, MESSAGE_FAILED = "queued", "sending", "sent", "failed"
+DIGEST = "digest"  # alert_message.kind of a daily digest
+
+
+class AlertChannel(db.Model):
+    """Where a company's alerts go: a WeCom, DingTalk or Feishu/Lark robot, or e-mail recipients.
+
+    The webhook URL and signing secret are credentials: encrypted together in ``config_ciphertext``
+    (portal/crypto.py, sealed to this row), never rendered; ``target_host`` (the URL's host) and
+    ``has_secret`` are what the pages show. ``events`` is a comma-separated list of alert kinds."""
+
+    __tablename__ = "alert_channel"
+    __table_args__ = (UniqueConstraint("company_id", "name_key", name="uq_alert_channel_company_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(ALERT_CHANNEL_NAME_MAX))
+    name_key: Mapped[str] = mapped_column(String(ALERT_CHANNEL_NAME_MAX))
+    kind: Mapped[str] = mapped_column(String(16))  # wecom | dingtalk | feishu | email
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    events: Mapped[str] = mapped_column(Text, default="")
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)  # one message a day instead of one per event
+    mention_assignees: Mapped[bool] = mapped_column(Boolean, default=True)
+    config_ciphertext: Mapped[str | None] = mapped_column(Text)
+    target_host: Mapped[str | None] = mapped_column(String(255))
+    has_secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_to: Mapped[str | None] = mapped_column(String(1000))  # comma-separated addresses (e-mail)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_test_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_test_summary: Mapped[str | None] = mapped_column(String(300))
+
+    def event_kinds(self) -> list[str]:
+        return [kind for kind in (self.events or "").split(",") if kind]
+
+
+class AlertEvent(db.Model):
+    """Something about one shop worth telling its team, recorded once: (shop, kind, episode) is unique.
+
+    ``episode`` names the occurrence, so the next scan does not repeat it and a new one (after a
+    re-authorization, a recovery) is a new row: e.g. ``30:<authorized_at>`` for "expires in 30 days".
+    ``closed_at``: the condition is over (re-authorized, recovered); closed events are no longer open
+    alerts in the portal."""
+
+    __tablename__ = "alert_event"
+    __table_args__ = (UniqueConstraint("shop_id", "kind", "episode", name="uq_alert_event_shop_kind_episode"),
+                      Index("ix_alert_event_company_open", "company_id", "closed_at", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # a kind of portal/alerts/messages.py
+    episode: Mapped[str] = mapped_column(String(64))
+    days: Mapped[int | None] = mapped_column(Integer)  # the threshold, for "expires in N days"
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # expiry, or since when it fails
+    detail: Mapped[str | None] = mapped_column(String(300))  # a short code/reason, never a secret
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    shop: Mapped[Shop] = relationship()
+
+
+class AlertSeen(db.Model):
+    """A user marked an alert seen (in the portal): it no longer counts in their header."""
+
+    __tablename__ = "alert_seen"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_event.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertMessage(db.Model):
+    """One message to one channel: about one or more events (grouped by kind), or a daily digest.
+    Sent by the alerts.send job; retried with back-off while the failure is retryable, then failed."""
+
+    __tablename__ = "alert_message"
+    __table_args__ = (Index("ix_alert_message_status_next", "status", "next_attempt_at"),
+                      Index("ix_alert_message_company_created", "company_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("alert_channel.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # an event kind, or DIGEST
+    status: Mapped[str] = mapped_column(String(16), default=MESSAGE_QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_summary: Mapped[str | None] = mapped_column(String(300))  # DeliveryResult.summary(), never a secret
+    last_code: Mapped[int | None] = mapped_column(Integer)
+
+    channel: Mapped[AlertChannel] = relationship()
+
+
+class AlertDelivery(db.Model):
+    """An event owed to a channel: (event, channel) is unique, so no event reaches a channel twice.
+    ``message_id`` is set when a message carries it (at once, or in the channel's next digest)."""
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (UniqueConstraint("event_id", "channel_id", name="uq_alert_delivery_event_channel"),
+                      Index("ix_alert_delivery_channel_waiting", "channel_id", "message_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_event.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("alert_channel.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("alert_message.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
