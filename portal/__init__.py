@@ -3,10 +3,11 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, current_app, flash, has_request_context, request, session, url_for
+from flask import Flask, current_app, flash, g, has_request_context, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
@@ -14,6 +15,7 @@ from config import Config
 from . import errors, keys, security, templating
 from .access import unauthorized
 from .admin import bp as admin_bp
+from .alerts.inbox import open_alert_count
 from .amazon.client import warn_about_settings
 from .amazon.marketplaces import display_name, marketplace_by_id
 from .auth import bp as auth_bp
@@ -22,7 +24,8 @@ from .database import configure_engine, configure_sqlite
 from .extensions import babel, csrf, db, login_manager, migrate
 from .fields import parse_db_id
 from .fields import register as register_id_converter
-from .htmx import hx_redirect
+from .htmx import hx_redirect, is_history_restore, is_htmx
+from .inbox import bp as inbox_bp
 from .logging_safety import install as install_log_filters
 from .main import bp as main_bp
 from .models import User, count_users, utcnow
@@ -71,12 +74,14 @@ def create_app(config_class: type = Config) -> Flask:
     app.register_blueprint(other_stores_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(jobs_bp)
+    app.register_blueprint(inbox_bp)
 
     errors.register(app)
     security.register(app)
     templating.register(app)
     app.before_request(_enforce_session_rules)
     app.context_processor(_template_globals)
+    app.context_processor(_alert_count)
 
     job_queue.init_app(app)
     register_cli(app)
@@ -179,6 +184,20 @@ def _template_globals() -> dict:
     return {"current_lang": locale.language if locale else "zh", "htmx_config": HTMX_CONFIG,
             "marketplace": marketplace_by_id, "now": utcnow,
             "place_name": lambda item: display_name(item, locale)}
+
+
+def _alert_count() -> dict:
+    """The header's count of unseen open alerts: one COUNT per full page of a signed-in user, none for
+    htmx fragments (they never render the header) nor outside requests (mails, jobs)."""
+    if not has_request_context() or (is_htmx() and not is_history_restore()) or not current_user.is_authenticated:
+        return {}
+    if "_portal_alert_count" not in g:
+        try:
+            g._portal_alert_count = open_alert_count(current_user)
+        except SQLAlchemyError:  # e.g. the error page of a lost database: the page matters, not the badge
+            db.session.rollback()
+            g._portal_alert_count = 0
+    return {"alert_count": g._portal_alert_count}
 
 
 def _configure_logging(app: Flask) -> None:

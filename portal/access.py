@@ -8,7 +8,8 @@ from werkzeug.exceptions import NotFound
 
 from .extensions import db
 from .htmx import hx_redirect, is_htmx
-from .models import ORDER_SOURCE_MANUAL, Order, OtherStore, OtherStoreAssignment, Shop, ShopAssignment, User
+from .models import (ORDER_SOURCE_MANUAL, AlertEvent, Order, OtherStore, OtherStoreAssignment, Shop, ShopAssignment,
+                     User)
 
 
 class ObjectNotFound(NotFound):
@@ -135,3 +136,24 @@ def _one_or_404(query, model, object_id: int, options):
     if found is None:
         deny(model.__tablename__, object_id)
     return found
+
+
+def visible_alert_events(user):
+    """Select of the alert events (portal/alerts) about the shops `user` may see: every event of the
+    company for admins, those of the assigned shops for members. Every alert list, count, action and
+    lookup by id starts here.
+
+    For admins the event's own company_id is the scope: an event is written from its shop, so both carry
+    the same company, and the count stays an index-only read of ix_alert_event_company_open however many
+    shops the company has. For members the assigned shop ids pick the events (ix_alert_event_shop_id);
+    `company_id + 0` keeps SQLite from walking the company's index instead, as in _assigned."""
+    query = select(AlertEvent)
+    if user.is_admin:
+        return query.where(AlertEvent.company_id == user.company_id)
+    shop_ids = visible_shops(user).with_only_columns(Shop.id).order_by(None)
+    return query.where(AlertEvent.shop_id.in_(shop_ids), (AlertEvent.company_id + 0) == user.company_id)
+
+
+def get_visible_alert_or_404(user, event_id: int, *options):
+    """The alert event if `user` may see its shop, else 404 (other companies' ids included)."""
+    return _one_or_404(visible_alert_events(user), AlertEvent, event_id, options)
