@@ -19,8 +19,13 @@ def world(app, admin_a, member_a, make_shop):
 
     order = save_order(admin_a, store, None, order_number="1", order_date=date(2026, 1, 1), status="paid",
                        currency="EUR", total=Decimal("1.00"), buyer_name=None, notes=None)
+    from portal.models import AlertEvent
+
+    alert = AlertEvent(company_id=shop.company_id, shop_id=shop.id, kind="check_failed", episode="1")
+    db.session.add(alert)
     db.session.commit()
-    return {"user_id": member_a.id, "shop_id": shop.id, "store_id": store.id, "order_id": order.id}
+    return {"user_id": member_a.id, "shop_id": shop.id, "store_id": store.id, "order_id": order.id,
+            "event_id": alert.id}
 
 
 def _urls(app, world, method):

@@ -68,12 +68,17 @@ ACCESS = {
     "jobs.index": ADMIN,
     "jobs.sync_shop": OBJECT,
     "jobs.sync_status": OBJECT,
+    "inbox.index": SIGNED_IN,
+    "inbox.mark_seen_view": OBJECT,  # the object is an alert event of the target shop
+    "inbox.mark_all_seen_view": SIGNED_IN,
 }
 
 # What each route needs created before it is asked (fresh for every request judged).
 NEEDS = {
     "shop": {"shops.detail", "shops.edit", "shops.reauthorize", "shops.verify", "shops.delete", "shops.assign",
-             "shops.bulk_assign_view", "shops.user_shops", "jobs.sync_shop", "jobs.sync_status"},
+             "shops.bulk_assign_view", "shops.user_shops", "jobs.sync_shop", "jobs.sync_status",
+             "inbox.mark_seen_view"},
+    "alert": {"inbox.mark_seen_view"},
     "store": {"other_stores.detail", "other_stores.edit", "other_stores.delete", "other_stores.assign",
               "other_stores.new_order", "other_stores.edit_order", "other_stores.delete_order",
               "other_stores.export_orders"},
@@ -82,7 +87,8 @@ NEEDS = {
 }
 # The audited object of a 404, per route: (object_type, attribute of the target holding its id).
 DENIED_OBJECT = {
-    **{e: ("shop", "shop_id") for e in NEEDS["shop"] - NEEDS["user"]},
+    **{e: ("shop", "shop_id") for e in NEEDS["shop"] - NEEDS["user"] - NEEDS["alert"]},
+    **{e: ("alert_event", "event_id") for e in NEEDS["alert"]},
     **{e: ("other_store", "store_id") for e in NEEDS["store"]},
     **{e: ("user_account", "user_id") for e in NEEDS["user"]},
 }
@@ -135,7 +141,7 @@ def build_url(app, endpoint: str, t) -> str:
     """The URL of `endpoint` with the target's ids in every variable its rule declares."""
     values = {"shop_id": getattr(t, "shop_id", None), "store_id": getattr(t, "store_id", None),
               "order_id": getattr(t, "order_id", None), "user_id": getattr(t, "user_id", None),
-              "action": "deactivate"}
+              "event_id": getattr(t, "event_id", None), "action": "deactivate"}
     rule = rule_of(app, endpoint)
     missing = [arg for arg in rule.arguments if values.get(arg) is None]
     assert not missing, f"tests/security/helpers.py: give a sample value for {missing} of {rule.rule}"
@@ -264,6 +270,13 @@ class World:
             db.session.flush()
             t.shop_id, t.shop_name, t.seller_id = shop.id, shop.name, shop.seller_id
             t.authorization_id, t.last4 = shop.authorization_id, shop.authorization.token_last4
+        if "alert" in needs:
+            from portal.models import AlertEvent
+
+            alert = AlertEvent(company_id=self.company_a, shop_id=t.shop_id, kind="check_failed", episode=tag)
+            db.session.add(alert)
+            db.session.flush()
+            t.event_id = alert.id
         if "store" in needs:
             store = save_store(admin, None, platform="ebay", platform_other=None, name=f"Target store {tag}",
                                countries=["DE"], url=None, login_name=None, notes=None)
@@ -329,6 +342,8 @@ def request_data(c) -> dict | None:
                                             "status": "shipped", "currency": "EUR", "total": "12.34",
                                             "buyer_name": "Buyer", "notes": "edited"},
         "other_stores.delete_order": lambda: {},
+        "inbox.mark_seen_view": lambda: {"show": "unseen"},
+        "inbox.mark_all_seen_view": lambda: {"show": "unseen"},
     }[c.endpoint]()
 
 
@@ -512,6 +527,16 @@ def check_post_success(c, response):
     elif e == "other_stores.delete_order":
         assert redirect_path(c, response) == f"/other-stores/{t.store_id}"
         assert _get("Order", t.order_id) is None
+    elif e == "inbox.mark_seen_view":
+        if c.htmx:
+            assert response.status_code == 200 and 'data-seen="true"' in response.get_data(as_text=True)
+        else:
+            assert redirect_path(c, response) == "/alerts"
+        seen = _model("AlertSeen")
+        db.session.commit()
+        assert db.session.get(seen, (t.event_id, c.user_id)) is not None
+    elif e == "inbox.mark_all_seen_view":
+        assert redirect_path(c, response) == "/alerts"
     else:
         raise AssertionError(f"tests/security/helpers.py: say what success of POST {e} means")
 
