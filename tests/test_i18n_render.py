@@ -157,7 +157,30 @@ def world(amazon_app, people, standin):
     save_order(admin, store, None, order_number="9004", order_date=date.today(), status="refunded",
                currency="TWD", total=Decimal(300), buyer_name="9005", notes=None)
     db.session.commit()
+    _alerts(states)
     return {"admin": admin, "member": member, "shops": states, "store": store, "order": order}
+
+
+def _alerts(states):
+    """Alerts of every kind for the Alerts page (one closed, one seen by the admin)."""
+    from portal.alerts import messages
+    from portal.extensions import db
+    from portal.models import AlertEvent, AlertSeen, utcnow
+
+    now = utcnow()
+    kinds = [("expiring", messages.AUTH_EXPIRING), ("expired", messages.AUTH_EXPIRED),
+             ("failed", messages.CHECK_FAILED), ("verified", messages.CHECK_RECOVERED),
+             ("revoked", messages.SYNC_STOPPED), ("throttled", messages.SYNC_FAILING)]
+    events = [AlertEvent(company_id=states[key].company_id, shop_id=states[key].id, kind=kind, episode="1",
+                         days=7 if kind == messages.AUTH_EXPIRING else None, due_at=now + timedelta(days=7),
+                         created_at=now - timedelta(hours=n + 1)) for n, (key, kind) in enumerate(kinds)]
+    events.append(AlertEvent(company_id=states["partial"].company_id, shop_id=states["partial"].id,
+                             kind=messages.CHECK_FAILED, episode="1", created_at=now - timedelta(days=2),
+                             closed_at=now - timedelta(days=1)))
+    db.session.add_all(events)
+    db.session.flush()
+    db.session.add(AlertSeen(event_id=events[2].id, user_id=states["failed"].created_by_id))
+    db.session.commit()
 
 
 def _client(app, user, lang):
@@ -199,6 +222,7 @@ def _pages(world):
              "/shops?status=expiring", "/shops?status=attention&sort=expires", "/shops?region=FE", "/my-shops?q=9999",
              f"/admin/users/{member.id}/shops?page=2",
              "/orders", "/orders?source=manual", "/orders?q=9999", "/orders?status=refunded", "/jobs",
+             "/alerts", "/alerts?show=open", "/alerts?show=closed", "/alerts?show=unseen&page=2",
              "/no-such-page"]
     for shop in shops.values():
         paths += [f"/shops/{shop.id}", f"/shops/{shop.id}/edit", f"/shops/{shop.id}/reauthorize",
@@ -232,7 +256,7 @@ def _collect(app, world, lang):
         response = admin.post(f"/shops/{shop.id}/verify", headers=HX)
         bodies.append((f"verify {key}", response.get_data(as_text=True)))
     member = _client(app, world["member"], lang)
-    for path in ("/my-shops", "/other-stores", f"/shops/{world['shops']['verified'].id}", "/admin/users",
+    for path in ("/my-shops", "/other-stores", f"/shops/{world['shops']['verified'].id}", "/admin/users", "/alerts",
                  f"/shops/{world['shops']['failed'].id}"):
         for headers in ({}, HX):
             response = member.get(path, headers=headers)

@@ -208,7 +208,7 @@ def test_the_page_in_chinese(client, login, admin_a, world):
     login(client, admin_a)
     client.set_cookie("lang", "zh")
     body = body_of(client)
-    assert "提醒" in body and "2 条未读提醒" in body and "即将到期" in body and "标为已读" in body
+    assert "提醒" in body and "2 条未读提醒" in body and "即将过期" in body and "标为已读" in body
 
 
 def test_no_count_for_signed_out_pages(client, world):
