@@ -82,7 +82,15 @@ def seed_company_b(app, make_company, make_user, canary, a_ids):
     helpers.post(stranger, "/login", {"email": f"canary-nobody-{canary}@example.com", "password": "x"},
                  token=stranger.csrf_token())
     assert db.session.scalar(helpers.select(helpers.func.count(Order.id)).where(Order.company_id == company.id)) == 1
-    return {"admin_id": admin.id, "member_id": member.id, "store_id": store.id, "seller": seller, "company_id": company.id,
+    from portal.models import AlertEvent, utcnow
+
+    alerts = [AlertEvent(company_id=company.id, shop_id=shop_id, kind=kind, episode=canary,
+                         closed_at=utcnow() if kind == "check_recovered" else None)
+              for shop_id in db.session.scalars(helpers.select(Shop.id).where(Shop.company_id == company.id))
+              for kind in ("auth_expired", "check_recovered")]
+    db.session.add_all(alerts)
+    db.session.commit()
+    return {"event_id": alerts[0].id, "admin_id": admin.id, "member_id": member.id, "store_id": store.id, "seller": seller, "company_id": company.id,
             "shop_ids": list(db.session.scalars(helpers.select(Shop.id).where(Shop.company_id == company.id))),
             "order_id": db.session.scalar(helpers.select(Order.id).where(Order.company_id == company.id))}
 
@@ -132,6 +140,7 @@ def a_get_urls(app, ids, canary, b):
         "orders.index": ["/orders" + q for q in order_args],
         "orders.export": ["/orders.csv" + q for q in order_args],
         "jobs.index": ["/jobs", "/jobs?page=2"], "jobs.sync_status": [f"/shops/{shop}/sync-status"],
+        "inbox.index": ["/alerts" + q for q in ("", "?show=open", "?show=closed", "?page=2")],
     }
     return urls
 
@@ -164,7 +173,7 @@ def test_company_b_canaries_never_reach_company_a(app, a_side, admin_a, member_a
     client = app.test_client()
     helpers.post(client, "/login", {"email": f"canary-admin-{canary}@example.com", "password": helpers.PASSWORD},
                  token=client.csrf_token())
-    for path in ("/shops?q=canary", "/other-stores?q=canary", "/admin/users?q=canary", "/admin/activity", "/jobs",
+    for path in ("/shops?q=canary", "/other-stores?q=canary", "/admin/users?q=canary", "/admin/activity", "/jobs", "/alerts",
                  f"/other-stores/{b['store_id']}/orders.csv", "/orders", "/orders.csv?source=manual"):
         assert canary in client.get(path).get_data(as_text=True).lower(), path
 
@@ -177,11 +186,11 @@ def test_company_b_ids_on_company_a_routes_are_404_without_canaries(app, a_side,
     helpers.post(client, "/login", {"email": admin_a.email, "password": helpers.PASSWORD}, token=client.csrf_token())
     token = client.csrf_token()
     target = type("B", (), {"shop_id": b["shop_ids"][0], "store_id": b["store_id"], "order_id": b["order_id"],
-                            "user_id": b["member_id"]})()
+                            "user_id": b["member_id"], "event_id": b["event_id"]})()
     asked = 0
     for endpoint, methods in helpers.route_methods(app).items():
         rule = helpers.rule_of(app, endpoint)
-        if not set(rule.arguments) & {"shop_id", "store_id", "order_id", "user_id"}:
+        if not set(rule.arguments) & {"shop_id", "store_id", "order_id", "user_id", "event_id"}:
             continue
         url = helpers.build_url(app, endpoint, target)
         for method in methods:
