@@ -27,5 +27,6 @@ def mark_all_seen(user) -> int:
     rows = unseen_open_events(user).with_only_columns(
         AlertEvent.id, literal(user.id), literal(utcnow(), UTCDateTime)).order_by(None)
     statement = _insert().from_select(["event_id", "user_id", "seen_at"], rows)
-    result = db.session.execute(statement.on_conflict_do_nothing(index_elements=["event_id", "user_id"]))
-    return max(result.rowcount or 0, 0)
+    statement = statement.on_conflict_do_nothing(index_elements=["event_id", "user_id"])
+    # Counted with RETURNING: the rowcount of this ORM INSERT … SELECT came back 0 on PostgreSQL.
+    return len(db.session.execute(statement.returning(AlertSeen.event_id)).all())
