@@ -3,12 +3,13 @@ from functools import wraps
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 from werkzeug.exceptions import NotFound
 
 from .extensions import db
 from .htmx import hx_redirect, is_htmx
-from .models import ORDER_SOURCE_MANUAL, Order, OtherStore, OtherStoreAssignment, Shop, ShopAssignment, User
+from .models import (ORDER_SOURCE_MANUAL, AlertMessage, Order, OtherStore, OtherStoreAssignment, Shop, ShopAssignment,
+                     User)
 
 
 class ObjectNotFound(NotFound):
@@ -135,3 +136,10 @@ def _one_or_404(query, model, object_id: int, options):
     if found is None:
         deny(model.__tablename__, object_id)
     return found
+
+
+def company_alert_messages(user):
+    """Select of the alert messages `user` may see: every message of the company for admins (a message
+    names shops of the whole company), none for members. Every alert message query of a page starts here."""
+    query = select(AlertMessage).where(AlertMessage.company_id == user.company_id)
+    return query if user.is_admin else query.where(false())
