@@ -169,8 +169,8 @@ def register_alert_command(app: Flask) -> None:
             outcomes = [(message_id, send_message(message_id)) for message_id in ids]
         click.echo(f"{found.events} new alerts, {found.closed} closed, {len(ids)} messages to send")
         for message_id, outcome in outcomes:
-            state = "skipped (not due or taken by a job)" if outcome is None else f"{outcome.status}: {outcome.summary()}"
-            click.echo(f"message {message_id}: {state}")
+            state = "skipped (not due or taken by a job)" if outcome is None else outcome.status
+            click.echo(f"message {message_id}: {state}" + (f" ({outcome.summary()})" if outcome else ""))
         if any(outcome is not None and not outcome.ok for _, outcome in outcomes):
             raise SystemExit(1)
 

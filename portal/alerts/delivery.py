@@ -90,8 +90,9 @@ def deliver_claimed(message_id: int, now: datetime | None = None) -> SendOutcome
 
 
 def _send(message: AlertMessage, channel: AlertChannel) -> DeliveryResult:
+    message_id = message.id
     language = db.session.scalar(select(Company.alert_language).where(Company.id == message.company_id)) or "zh"
-    events = _events(message.id)
+    events = _events(message_id)
     if not events:
         return _failure("nothing_to_send", "the shops of this alert were deleted")
     text = _text(message.kind, events, language)
@@ -100,10 +101,11 @@ def _send(message: AlertMessage, channel: AlertChannel) -> DeliveryResult:
         config = channel_config(channel, mentions)
     except TokenUnavailable:
         return _failure("credentials_unreadable", "the channel's webhook cannot be decrypted; enter it again")
+    db.session.commit()  # no transaction (on SQLite: no write lock) stays open during the network call
     try:
         return platforms.send(config, text)
     except Exception:  # noqa: BLE001 (a bug must not leave the message "sending" for ever)
-        log.exception("alert message %s: the send failed unexpectedly", message.id)
+        log.exception("alert message %s: the send failed unexpectedly", message_id)
         return _failure("internal_error", "unexpected error (see the log)")
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 from ..access import company_alert_messages, deny
 from ..alerts import messages as alert_texts
 from ..extensions import db
-from ..models import DIGEST, MESSAGE_FAILED, MESSAGE_QUEUED, AlertMessage, JobRun
+from ..models import DIGEST, MESSAGE_FAILED, AlertMessage, JobRun
 from ..sync_view import job_status_label
 
 JOB_NAMES = {
@@ -23,12 +23,12 @@ JOB_NAMES = {
     "alerts.digest": _l("Daily alert digest"),
 }
 ALERT_KINDS = {
-    alert_texts.AUTH_EXPIRING: _l("Authorization expiring"),
+    alert_texts.AUTH_EXPIRING: _l("Authorization expiring soon"),
     alert_texts.AUTH_EXPIRED: _l("Authorization expired"),
     alert_texts.CHECK_FAILED: _l("Check failed"),
     alert_texts.CHECK_RECOVERED: _l("Check passes again"),
     alert_texts.SYNC_STOPPED: _l("Order sync stopped"),
-    alert_texts.SYNC_FAILING: _l("Order sync failing"),
+    alert_texts.SYNC_FAILING: _l("Order sync keeps failing"),
     alert_texts.TEST: _l("Test message"),
     DIGEST: _l("Daily digest"),
 }
@@ -90,5 +90,5 @@ def failed_alert_rows(user) -> list[AlertMessageRow]:
     return [alert_message_row(message) for message in db.session.scalars(query)]
 
 
-__all__ = ["ALERT_KINDS", "JOB_NAMES", "MESSAGE_QUEUED", "alert_message_row", "failed_alert_message_or_404",
+__all__ = ["ALERT_KINDS", "JOB_NAMES", "alert_message_row", "failed_alert_message_or_404",
            "failed_alert_messages", "failed_alert_rows", "job_name", "job_status", "runs_query"]

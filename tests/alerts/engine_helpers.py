@@ -1,12 +1,10 @@
-"""Fixtures and factories of the alert engine tests (events, delivery): an app that sends to the robot and
-SMTP stand-ins, a company with an admin, shops at a chosen point of their authorization's life, channels."""
+"""Factories of the alert engine tests (events, delivery): shops at a chosen point of their authorization's
+life, channels on the robot stand-in, sync states, and reads of what the engine stored. The fixtures are in
+engine_fixtures.py (loaded with ``pytest_plugins``)."""
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
-from devtools.robots import StandinRobots, StandinSMTP
-from portal import queue
 from portal.alerts.channels import set_credentials
 from portal.extensions import db
 from portal.models import (AlertChannel, AlertDelivery, AlertEvent, AlertMessage, Company, OrdersSyncState,
@@ -19,38 +17,6 @@ from tests.conftest import PASSWORD
 ALL_KINDS = "auth_expiring,auth_expired,check_failed,check_recovered,sync_stopped,sync_failing"
 SECRET = "SECsentinel-robot-signing-secret"
 VALIDITY = 365
-
-
-@pytest.fixture
-def robots():
-    server = StandinRobots(slow_seconds=1).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp():
-    server = StandinSMTP().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alerts_app(app_factory, robots, smtp):
-    app = app_factory(ALERT_ALLOWED_HOSTS=robots.origin, ALERT_TIMEOUT_SECONDS=0.5, ALERTS_MAX_ATTEMPTS=3,
-                      ALERTS_RETRY_SECONDS=30, PORTAL_BASE_URL="https://portal.example.com", **smtp.settings())
-    queue.huey.storage.flush_all()
-    with app.app_context():
-        yield app
-
-
-@pytest.fixture
-def admin(alerts_app):
-    user = User(company=Company(name="Acme", alert_language="en"), email="admin@example.com", display_name="Admin",
-                role="admin", password_hash=hash_password(PASSWORD))
-    db.session.add(user)
-    db.session.commit()
-    return user
 
 
 _counter = iter(range(1, 1_000_000))
@@ -76,7 +42,8 @@ def shop(admin, *, days_left=200, name=None, marketplaces=("ATVPDKIKX0DER",), as
     """A shop whose authorization expires `days_left` days (and one hour) from now (negative: expired)."""
     n = next(_counter)
     authorized_at = utcnow() - timedelta(days=VALIDITY - days_left, hours=-1)
-    result = create_shop(admin, name=name or f"Shop {n}", region="NA", mode="multi" if len(marketplaces) > 1 else "single",
+    mode = "multi" if len(marketplaces) > 1 else "single"
+    result = create_shop(admin, name=name or f"Shop {n}", region="NA", mode=mode,
                          marketplace_ids=list(marketplaces), seller_id=f"A{n:013d}",
                          token=f"Atzr|alerts-test-token-{n:06d}-abcdefghij", authorized_at=authorized_at)
     for user in assign:

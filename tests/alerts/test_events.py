@@ -8,8 +8,9 @@ from portal.database import write_intent
 from portal.extensions import db
 from portal.models import CHECK_FAILED, CHECK_VERIFIED, SYNC_ERROR, SYNC_OK, SYNC_STOPPED, utcnow
 from portal.shops.services import replace_token
-from tests.alerts.engine_helpers import (admin, alerts_app, channel, deliveries, events, messages,  # noqa: F401
-                                         other_company_admin, robots, shop, smtp, sync_state)
+from tests.alerts.engine_helpers import channel, deliveries, events, messages, other_company_admin, shop, sync_state
+
+pytest_plugins = ["tests.alerts.engine_fixtures"]  # its fixtures: alerts_app, admin, robots, smtp
 
 
 def run_scan(now=None):
