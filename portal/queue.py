@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 SYNC, CYCLE, VERIFY_ALL, HEARTBEAT = "orders.sync", "orders.cycle", "shops.verify_all", "jobs.heartbeat"
 ALERT_SCAN, ALERT_SEND, ALERT_DIGEST = "alerts.scan", "alerts.send", "alerts.digest"
+ALERT_RETRYING = "retrying"  # the job run of an alert send that failed and comes back after its back-off
 
 # Until init_app: a memory queue, so importing this module opens no file and no connection.
 huey = Huey("portal", results=False, utc=True, storage_class=MemoryStorage)
@@ -501,7 +502,7 @@ def run_alert_send(message_id: int, now: datetime | None = None) -> alert_delive
         if outcome.ok:
             run.status = JOB_OK
         elif outcome.retry_in is not None:
-            run.status = "waiting"
+            run.status = ALERT_RETRYING
             run.summary += f", retried in {outcome.retry_in} s"
             send_alert_task.schedule((message_id,), delay=outcome.retry_in)
         else:

@@ -207,11 +207,11 @@ def _mentions(shop_ids: list[int]) -> list[str]:
     found: list[str] = []
     for start in range(0, len(shop_ids), 500):
         rows = db.session.execute(
-            select(User.alert_user_id, User.alert_mobile).join(ShopAssignment, ShopAssignment.user_id == User.id)
+            select(User.id, User.alert_user_id, User.alert_mobile).join(ShopAssignment, ShopAssignment.user_id == User.id)
             .where(ShopAssignment.shop_id.in_(shop_ids[start:start + 500]), User.active.is_(True),
                    or_(User.alert_user_id.is_not(None), User.alert_mobile.is_not(None)))
             .order_by(User.id).distinct())
-        for user_id, mobile in rows:
+        for _id, user_id, mobile in rows:
             value = (user_id or "").strip() or (mobile or "").strip()
             if value and value not in found:
                 found.append(value)

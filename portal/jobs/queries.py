@@ -34,7 +34,9 @@ ALERT_KINDS = {
 }
 FAILED_ALERTS_SHOWN = 50
 STATUS_BADGES = {"ok": "badge-ok", "error": "badge-bad", "failed": "badge-bad", "stopped": "badge-bad",
-                 "waiting": "badge-warn", "partial": "badge-warn"}
+                 "waiting": "badge-warn", "partial": "badge-warn", "retrying": "badge-warn"}
+# Statuses of job runs that are not order syncs (the alert sends): queue.ALERT_RETRYING.
+OTHER_STATUSES = {"retrying": _l("Failed, tried again later")}
 
 
 def runs_query(company_id: int):
@@ -47,7 +49,9 @@ def job_name(name: str) -> str:
     return str(JOB_NAMES.get(name, name))
 
 
-job_status = job_status_label
+def job_status(status: str) -> str:
+    label = OTHER_STATUSES.get(status)
+    return str(label) if label is not None else job_status_label(status)
 
 
 def failed_alert_messages(user):

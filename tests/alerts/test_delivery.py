@@ -137,7 +137,7 @@ def test_a_failing_platform_is_retried_with_back_off_then_failed_and_listed(aler
     assert (message.status, message.attempts, message.last_code) == ("failed", 3, 500)
     assert "500" in message.last_summary and "retryable" in message.last_summary
     runs = list(db.session.scalars(select(JobRun).where(JobRun.name == "alerts.send").order_by(JobRun.id)))
-    assert [r.status for r in runs] == ["waiting", "waiting", "failed"]
+    assert [r.status for r in runs] == ["retrying", "retrying", "failed"]
     assert {r.company_id for r in runs} == {admin.company_id} and runs[-1].error
     retries = [task for task in queue.huey.pending() if task.name == "alerts.send"]
     assert len(retries) == 2 and all(task.eta is not None for task in retries)  # queued with their delay
@@ -146,7 +146,7 @@ def test_a_failing_platform_is_retried_with_back_off_then_failed_and_listed(aler
     login(client, admin)
     page = client.get("/jobs").get_data(as_text=True)
     assert "Alerts that could not be sent" in page and "Ops robot" in page and "Authorization expiring soon" in page
-    assert message.last_summary in page and "Alert message" in page
+    assert message.last_summary in page and "Alert message" in page and "Failed, tried again later" in page
     robots.fault = None
     response = client.post(f"/jobs/alerts/{message_id}/retry", headers={"HX-Request": "true"})
     assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
