@@ -2,6 +2,8 @@
 platform gets a well-formed, signed message for every kind; retries with back-off, then failed and listed
 on the Jobs page with a Retry; refused hosts; digests; the alert jobs and the alerts-scan command."""
 import json
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -296,3 +298,32 @@ def test_the_alert_jobs_are_scheduled(alerts_app):
     assert {"alerts.scan", "alerts.digest"} <= set(names)
     when = dict(queue.next_runs())["alerts.digest"]
     assert when.astimezone(queue._portal_zone()).hour == alerts_app.config["ALERTS_DIGEST_HOUR"]
+
+
+@contextmanager
+def consumer():
+    """A real huey consumer (worker threads) in this process, without its signal handlers."""
+    c = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, scheduler_interval=1,
+                                   initial_delay=0.05, max_delay=0.2)
+    c.scheduler.start()
+    for _, thread in c.worker_threads:
+        thread.start()
+    try:
+        yield c
+    finally:
+        c.stop(graceful=True)
+
+
+def test_a_real_consumer_sends_the_queued_message_and_records_the_run(alerts_app, admin, robots):
+    channel(admin, "dingtalk", robots, name="Ops group", secret=SECRET)
+    shop(admin, days_left=6)
+    (message_id,) = run_scan().message_ids
+    queue.send_alert_task(message_id)
+    with consumer():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and messages()[0].status != "sent":
+            time.sleep(0.1)
+    (message,) = messages()
+    assert message.status == "sent" and len(robots.accepted("dingtalk")) == 1
+    (run,) = db.session.scalars(select(JobRun).where(JobRun.name == "alerts.send"))
+    assert (run.status, run.company_id, run.target) == ("ok", admin.company_id, "Ops group · auth_expiring")
