@@ -3,13 +3,13 @@ from functools import wraps
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 from werkzeug.exceptions import NotFound
 
 from .extensions import db
 from .htmx import hx_redirect, is_htmx
-from .models import (ORDER_SOURCE_MANUAL, AlertEvent, Order, OtherStore, OtherStoreAssignment, Shop, ShopAssignment,
-                     User)
+from .models import (ORDER_SOURCE_MANUAL, AlertEvent, AlertMessage, Order, OtherStore, OtherStoreAssignment, Shop,
+                     ShopAssignment, User)
 
 
 class ObjectNotFound(NotFound):
@@ -157,3 +157,10 @@ def visible_alert_events(user):
 def get_visible_alert_or_404(user, event_id: int, *options):
     """The alert event if `user` may see its shop, else 404 (other companies' ids included)."""
     return _one_or_404(visible_alert_events(user), AlertEvent, event_id, options)
+
+
+def company_alert_messages(user):
+    """Select of the alert messages `user` may see: every message of the company for admins (a message
+    names shops of the whole company), none for members. Every alert message query of a page starts here."""
+    query = select(AlertMessage).where(AlertMessage.company_id == user.company_id)
+    return query if user.is_admin else query.where(false())

@@ -7,6 +7,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from .accounts import AccountError, create_company_with_admin, repair_company_admin
+from .alerts.delivery import send_message, stuck_messages
+from .alerts.events import scan as scan_alerts
 from .audit import record
 from .crypto import TokenUnavailable, decrypt_token, needs_rotation, rotate
 from .database import write_intent
@@ -21,6 +23,7 @@ from .shops.verify import get_client, verify_many
 def register(app: Flask) -> None:
     register_key_commands(app)
     register_sync_command(app)
+    register_alert_command(app)
 
     @app.cli.command("create-admin")
     @click.option("--company", "company_name", help="Company name (first set-up only).")
@@ -145,6 +148,30 @@ def register_sync_command(app: Flask) -> None:
             failed += result != SYNC_OK
         click.echo(f"{len(authorization_ids)} sellers, {len(authorization_ids) - failed} synced, {failed} not")
         if failed:
+            raise SystemExit(1)
+
+
+def register_alert_command(app: Flask) -> None:
+    @app.cli.command("alerts-scan")
+    def alerts_scan():
+        """Look for new alerts now and send their messages in the foreground (one try each; a retryable
+        failure is left to the job queue's retries). Exits 1 when a message could not be sent."""
+        found = None
+        with write_intent():
+            with recorded("alerts.scan") as run:
+                found = scan_alerts()
+                db.session.commit()
+                run.summary = f"{found.events} new alerts, {found.closed} closed (command line)"
+            if found is None:
+                raise click.ClickException("The alert scan failed (see the log).")
+            ids = sorted({*found.message_ids, *stuck_messages()})
+            db.session.commit()
+            outcomes = [(message_id, send_message(message_id)) for message_id in ids]
+        click.echo(f"{found.events} new alerts, {found.closed} closed, {len(ids)} messages to send")
+        for message_id, outcome in outcomes:
+            state = "skipped (not due or taken by a job)" if outcome is None else outcome.status
+            click.echo(f"message {message_id}: {state}" + (f" ({outcome.summary()})" if outcome else ""))
+        if any(outcome is not None and not outcome.ok for _, outcome in outcomes):
             raise SystemExit(1)
 
 

@@ -14,6 +14,12 @@ Jobs:
 - ``shops.verify_all`` (periodic, daily at JOBS_VERIFY_HOUR UTC): what ``verify-shops`` does.
 - ``jobs.heartbeat`` (periodic, every minute): the consumer's sign of life (``/healthz``), and pruning of
   the run history.
+- ``alerts.scan`` (periodic, every ALERTS_SCAN_MINUTES): records new alert events (portal/alerts/events.py)
+  and queues one ``alerts.send`` per new message, plus the messages a lost job or a killed consumer left.
+- ``alerts.send`` (:func:`send_alert_task`): one try of one alert message; queues itself again after the
+  back-off delay while the failure is retryable; each try is a job run of the message's company.
+- ``alerts.digest`` (periodic, daily at ALERTS_DIGEST_HOUR in the portal's time zone): one digest message
+  per channel with waiting alerts.
 
 Every consumer's scheduler enqueues the periodic jobs; a claim per slot (table job_claim, one atomic
 UPDATE) lets exactly one of them do the work, so two consumers never run a cycle twice. Two consumers
@@ -30,6 +36,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from huey import Huey
@@ -46,10 +53,13 @@ from .models import JOB_FAILED, JOB_OK, JOB_QUEUED, JOB_RUNNING, JobClaim, JobHe
 from . import orders_sync  # the module: orders_sync imports the shops package, which imports this one
 from .throttle import take_slot
 from .shops import verify  # noqa: E402 (after orders_sync: see above)
+from .alerts import delivery as alert_delivery, events as alert_events  # noqa: E402 (after orders_sync)
 
 log = logging.getLogger(__name__)
 
 SYNC, CYCLE, VERIFY_ALL, HEARTBEAT = "orders.sync", "orders.cycle", "shops.verify_all", "jobs.heartbeat"
+ALERT_SCAN, ALERT_SEND, ALERT_DIGEST = "alerts.scan", "alerts.send", "alerts.digest"
+ALERT_RETRYING = "retrying"  # the job run of an alert send that failed and comes back after its back-off
 
 # Until init_app: a memory queue, so importing this module opens no file and no connection.
 huey = Huey("portal", results=False, utc=True, storage_class=MemoryStorage)
@@ -251,6 +261,40 @@ def next_cycle_at(moment: datetime) -> datetime:
     return datetime.fromtimestamp((minute + (-minute) % _sync_minutes()) * 60, timezone.utc)
 
 
+def _scan_minutes() -> int:
+    return max(1, int(bound_app().config["ALERTS_SCAN_MINUTES"]))
+
+
+def _portal_zone() -> ZoneInfo:
+    return ZoneInfo(bound_app().config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # huey: naive UTC
+
+
+def is_scan_minute(moment: datetime) -> bool:
+    return _epoch_minute(moment) % _scan_minutes() == 0
+
+
+def is_digest_minute(moment: datetime) -> bool:
+    local = _aware(moment).astimezone(_portal_zone())
+    return local.hour == int(bound_app().config["ALERTS_DIGEST_HOUR"]) % 24 and local.minute == 0
+
+
+def digest_day(moment: datetime) -> int:
+    """The slot of the daily digest: the day (ordinal) in the portal's time zone."""
+    return _aware(moment).astimezone(_portal_zone()).date().toordinal()
+
+
+def next_digest_at(moment: datetime) -> datetime:
+    local = _aware(moment).astimezone(_portal_zone())
+    at = local.replace(hour=int(bound_app().config["ALERTS_DIGEST_HOUR"]) % 24, minute=0, second=0, microsecond=0)
+    if at <= local:
+        at = (at + timedelta(days=1)).replace(hour=at.hour)
+    return at.astimezone(timezone.utc)
+
+
 def next_runs(now: datetime | None = None) -> list[tuple[str, datetime]]:
     """The periodic jobs and when each runs next (UTC), soonest first."""
     now = now or utcnow()
@@ -260,7 +304,9 @@ def next_runs(now: datetime | None = None) -> list[tuple[str, datetime]]:
     if verify <= now:
         verify += timedelta(days=1)
     beat_at = datetime.fromtimestamp(minute * 60, timezone.utc)
-    return sorted([(HEARTBEAT, beat_at), (CYCLE, cycle), (VERIFY_ALL, verify)], key=lambda item: item[1])
+    scan_at = datetime.fromtimestamp((minute + (-minute) % _scan_minutes()) * 60, timezone.utc)
+    return sorted([(HEARTBEAT, beat_at), (CYCLE, cycle), (VERIFY_ALL, verify), (ALERT_SCAN, scan_at),
+                   (ALERT_DIGEST, next_digest_at(now))], key=lambda item: item[1])
 
 
 # -- the jobs --------------------------------------------------------------------------------------
@@ -395,6 +441,105 @@ def heartbeat() -> None:
     db.session.commit()
 
 
+# -- alerts ------------------------------------------------------------------------------------------
+
+def _queue_sends(message_ids: list[int]) -> int:
+    """Queue one send per message; a message the queue cannot take stays queued for the next scan."""
+    queued = 0
+    for message_id in message_ids:
+        try:
+            send_alert_task(message_id)
+            queued += 1
+        except Exception:  # noqa: BLE001 (the scan picks it up again: see delivery.stuck_messages)
+            log.exception("could not queue alert message %s", message_id)
+    return queued
+
+
+def queue_alert_send(message_id: int) -> None:
+    """Queue one send of an alert message now (the Jobs page's Retry). Raises QueueUnavailable."""
+    try:
+        send_alert_task(message_id)
+    except Exception as error:
+        log.exception("could not queue alert message %s", message_id)
+        raise QueueUnavailable() from error
+
+
+def run_alert_scan(now: datetime | None = None) -> alert_events.ScanResult | None:
+    """One alert scan, once per slot across consumers: record events, queue their messages and the stuck
+    ones. The scan's result, or None when another consumer has this slot (or the scan failed)."""
+    now = now or utcnow()
+    if not claim(ALERT_SCAN, _epoch_minute(now) // _scan_minutes()):
+        return None
+    found = None
+    with recorded(ALERT_SCAN) as run:
+        found = alert_events.scan(now)
+        stuck = [i for i in alert_delivery.stuck_messages(now) if i not in set(found.message_ids)]
+        db.session.commit()
+        queued = _queue_sends(found.message_ids + stuck)
+        run.summary = (f"{found.events} new alerts, {found.closed} closed, {len(found.message_ids)} messages, "
+                       f"{len(stuck)} re-queued, {queued} sends queued")
+    return found
+
+
+@huey.periodic_task(is_scan_minute, name=ALERT_SCAN)
+@in_app
+def alert_scan() -> None:
+    run_alert_scan()
+
+
+def run_alert_send(message_id: int, now: datetime | None = None) -> alert_delivery.SendOutcome | None:
+    """One try of one alert message, recorded as a job run of its company when this caller claimed it;
+    a retryable failure queues the next try after its back-off delay."""
+    target = alert_delivery.message_target(message_id)
+    if target is None or not alert_delivery.claim_message(message_id, now):
+        db.session.commit()
+        return None
+    company_id, label = target
+    outcome = None
+    with recorded(ALERT_SEND, company_id=company_id, target=label) as run:
+        outcome = alert_delivery.deliver_claimed(message_id, now)
+        run.summary = f"attempt {outcome.attempts}: {outcome.summary()}"
+        if outcome.ok:
+            run.status = JOB_OK
+        elif outcome.retry_in is not None:
+            run.status = ALERT_RETRYING
+            run.summary += f", retried in {outcome.retry_in} s"
+            send_alert_task.schedule((message_id,), delay=outcome.retry_in)
+        else:
+            run.status, run.error = JOB_FAILED, outcome.summary()
+    return outcome
+
+
+@huey.task(name=ALERT_SEND)
+@in_app
+def send_alert_task(message_id: int) -> None:
+    run_alert_send(message_id)
+
+
+def run_alert_digest(now: datetime | None = None) -> list[int] | None:
+    """The daily digests (once per day of the portal's time zone across consumers): the message ids."""
+    now = now or utcnow()
+    if not claim(ALERT_DIGEST, digest_day(now)):
+        return None
+    made: list[int] = []
+    with recorded(ALERT_DIGEST) as run:
+        channels = alert_delivery.waiting_channels()
+        db.session.commit()
+        for channel_id in channels:
+            message_id = alert_delivery.build_digest(channel_id, now)
+            if message_id is not None:
+                made.append(message_id)
+        _queue_sends(made)
+        run.summary = f"{len(made)} digest messages"
+    return made
+
+
+@huey.periodic_task(is_digest_minute, name=ALERT_DIGEST)
+@in_app
+def alert_digest() -> None:
+    run_alert_digest()
+
+
 def run_consumer(app: Flask, workers: int | None = None) -> None:
     """Run one consumer in this process until SIGINT/SIGTERM (tasks in this app's context)."""
     init_app(app)
@@ -407,4 +552,5 @@ def run_consumer(app: Flask, workers: int | None = None) -> None:
 
 
 __all__ = ["huey", "init_app", "queue_sync", "sync_authorization_task", "run_cycle", "run_verify_all", "health",
-           "next_runs", "QueueUnavailable"]
+           "next_runs", "QueueUnavailable", "run_alert_scan", "run_alert_send", "run_alert_digest", "send_alert_task",
+           "queue_alert_send"]

@@ -452,4 +452,4 @@ def test_the_daily_verify_checks_every_shop_once_a_day(jobs_app, admin, standin)
     assert queue.run_verify_all() is None  # the other consumers' enqueue of the same day does nothing
     assert len(runs(queue.VERIFY_ALL)) == 1
     names = [name for name, _when in queue.next_runs()]
-    assert sorted(names) == sorted([queue.HEARTBEAT, queue.CYCLE, queue.VERIFY_ALL])
+    assert sorted(names) == sorted([queue.HEARTBEAT, queue.CYCLE, queue.VERIFY_ALL, queue.ALERT_SCAN, queue.ALERT_DIGEST])

@@ -3,7 +3,7 @@ import pytest
 
 from portal.extensions import db
 
-SAMPLE_ARGS = {"action": "deactivate"}
+SAMPLE_ARGS = {"action": "deactivate", "message_id": 1}
 
 
 @pytest.fixture

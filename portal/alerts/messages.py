@@ -1,7 +1,8 @@
 """Alert texts: one :class:`AlertMessage` per event, in the company's language (Chinese by default).
 
 Built from plain values (no models), so the queue task and the "Send test" button can both call it:
-``build_message(kind, shops, language=..., days=..., on=..., reason=..., path=...)``.
+``build_message(kind, shops, language=..., days=..., on=..., reason=..., path=...)``; a channel's daily
+digest: ``build_digest_message(groups, language=..., path=...)`` with one :class:`DigestGroup` per kind.
 Every message is short: a title, one line per shop (name · Seller ID · countries), the date, what to
 do, and a link into the portal (``PORTAL_BASE_URL`` + path).
 """
@@ -135,3 +136,43 @@ def build_message(kind: str, shops: Sequence[ShopRef] = (), *, language: str = "
         link_text = _("Open in Shop Portal")
     return AlertMessage(title=title, lines=tuple(lines), link=portal_link(path), link_text=link_text,
                         severity=SEVERITY[kind], kind=kind)
+
+
+DIGEST = "digest"  # AlertMessage.kind of a daily digest
+_SEVERITY_ORDER = {"ok": 0, "warning": 1, "danger": 2}
+
+
+@dataclass(frozen=True)
+class DigestGroup:
+    """One section of a digest: the shops of one kind (and, for AUTH_EXPIRING, one threshold)."""
+
+    kind: str
+    shops: Sequence[ShopRef]
+    days: int | None = None
+    on: date | datetime | None = None
+
+
+def build_digest_message(groups: Sequence[DigestGroup], *, language: str = "zh",
+                         path: str = "/shops") -> AlertMessage:
+    """A daily digest: the title counts the alerts; one section per group (its title, then its shops)."""
+    for group in groups:
+        if group.kind not in KINDS:
+            raise ValueError(f"unknown alert kind {group.kind!r}")
+    total = sum(len(group.shops) for group in groups)
+    with force_locale(language or "zh"):
+        title = ngettext("Shop Portal daily digest: %(num)d alert", "Shop Portal daily digest: %(num)d alerts",
+                         total)
+        lines: list[str] = []
+        for group in groups:
+            day = _day(group.on)
+            heading, _todo = _what(group.kind, len(group.shops), group.days, day)
+            if day and group.kind in (AUTH_EXPIRING, AUTH_EXPIRED):
+                heading = _("%(title)s (%(date)s)", title=heading, date=day)
+            lines.append(heading)
+            lines.extend(f"• {_shop_line(shop)}" for shop in group.shops[:MAX_SHOP_LINES])
+            if len(group.shops) > MAX_SHOP_LINES:
+                lines.append(_("… and %(num)d more", num=len(group.shops) - MAX_SHOP_LINES))
+        link_text = _("Open in Shop Portal")
+    severity = max((SEVERITY[group.kind] for group in groups), key=_SEVERITY_ORDER.__getitem__, default="ok")
+    return AlertMessage(title=title, lines=tuple(lines), link=portal_link(path), link_text=link_text,
+                        severity=severity, kind=DIGEST)

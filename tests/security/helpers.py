@@ -71,6 +71,7 @@ ACCESS = {
     "inbox.index": SIGNED_IN,
     "inbox.mark_seen_view": OBJECT,  # the object is an alert event of the target shop
     "inbox.mark_all_seen_view": SIGNED_IN,
+    "jobs.retry_alert": ADMIN_OBJECT,  # a failed alert message of the admin's company
 }
 
 # What each route needs created before it is asked (fresh for every request judged).
@@ -84,6 +85,7 @@ NEEDS = {
               "other_stores.export_orders"},
     "user": {"admin.change_role", "admin.change_active", "admin.reset_user_password", "shops.bulk_assign_view",
              "shops.user_shops"},
+    "alert_message": {"jobs.retry_alert"},
 }
 # The audited object of a 404, per route: (object_type, attribute of the target holding its id).
 DENIED_OBJECT = {
@@ -91,6 +93,7 @@ DENIED_OBJECT = {
     **{e: ("alert_event", "event_id") for e in NEEDS["alert"]},
     **{e: ("other_store", "store_id") for e in NEEDS["store"]},
     **{e: ("user_account", "user_id") for e in NEEDS["user"]},
+    **{e: ("alert_message", "message_id") for e in NEEDS["alert_message"]},
 }
 
 
@@ -141,7 +144,8 @@ def build_url(app, endpoint: str, t) -> str:
     """The URL of `endpoint` with the target's ids in every variable its rule declares."""
     values = {"shop_id": getattr(t, "shop_id", None), "store_id": getattr(t, "store_id", None),
               "order_id": getattr(t, "order_id", None), "user_id": getattr(t, "user_id", None),
-              "event_id": getattr(t, "event_id", None), "action": "deactivate"}
+              "event_id": getattr(t, "event_id", None),
+              "message_id": getattr(t, "message_id", None), "action": "deactivate"}
     rule = rule_of(app, endpoint)
     missing = [arg for arg in rule.arguments if values.get(arg) is None]
     assert not missing, f"tests/security/helpers.py: give a sample value for {missing} of {rule.rule}"
@@ -290,6 +294,18 @@ class World:
             db.session.add(user)
             db.session.flush()
             t.user_id, t.user_name = user.id, user.display_name
+        if "alert_message" in needs:
+            from portal.models import AlertChannel, AlertMessage
+
+            channel = AlertChannel(company_id=self.company_a, name=f"Channel {tag}", name_key=f"channel {tag}",
+                                   kind="email", events="auth_expiring", email_to="ops@example.com")
+            db.session.add(channel)
+            db.session.flush()
+            message = AlertMessage(company_id=self.company_a, channel_id=channel.id, kind="auth_expiring",
+                                   status="failed", attempts=6, last_summary=f"500 (http_error, retryable) {tag}")
+            db.session.add(message)
+            db.session.flush()
+            t.message_id = message.id
         db.session.commit()
         return t
 
@@ -324,6 +340,7 @@ def request_data(c) -> dict | None:
         "shops.reauthorize": lambda: {"token": f"Atzr|standin-valid-reauthorized-{tag}-wxyz", "authorized": "y"},
         "shops.verify": lambda: {"view": "detail"},
         "jobs.sync_shop": lambda: {},
+        "jobs.retry_alert": lambda: {},
         "shops.delete": lambda: {},
         "shops.assign": lambda: {"shown": [w.ids["member_with"], w.ids["member_without"]],
                                  "selected": [w.ids["member_without"]]},
@@ -490,6 +507,14 @@ def check_post_success(c, response):
         queued = db.session.scalars(select(_model("JobRun")).where(
             _model("JobRun").authorization_id == t.authorization_id)).all()
         assert [run.status for run in queued] == ["queued"] and queued[0].company_id == c.company_id
+    elif e == "jobs.retry_alert":
+        if c.htmx:
+            body = response.get_data(as_text=True)
+            assert response.status_code == 200 and f'id="alert-message-{t.message_id}"' in body
+        else:
+            assert redirect_path(c, response) == "/jobs"
+        message = _get("AlertMessage", t.message_id)
+        assert (message.status, message.attempts) == ("queued", 0)
     elif e == "shops.delete":
         assert redirect_path(c, response) == "/shops"
         assert _get("Shop", t.shop_id) is None
