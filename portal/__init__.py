@@ -26,6 +26,7 @@ from .htmx import hx_redirect
 from .logging_safety import install as install_log_filters
 from .main import bp as main_bp
 from .models import User, count_users, utcnow
+from .notifications import bp as notifications_bp
 from .orders import bp as orders_bp
 from .other_stores import bp as other_stores_bp
 from .jobs import bp as jobs_bp
@@ -71,6 +72,7 @@ def create_app(config_class: type = Config) -> Flask:
     app.register_blueprint(other_stores_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(jobs_bp)
+    app.register_blueprint(notifications_bp)
 
     errors.register(app)
     security.register(app)

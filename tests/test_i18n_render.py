@@ -443,6 +443,10 @@ SAMPLE_EVENTS = [  # (action, outcome, object_type, label, detail): the details 
     ("amazon.authorize_refused", "failure", "shop", None, "other seller A000000000003 for A000000000001"),
     ("amazon.authorize_refused", "failure", "shop", None, "shared with hidden shops"),
     ("amazon.authorize_refused", "failure", None, None, "log-in URI with a foreign callback"),
+    ("channel.created", "success", "alert_channel", "Ops group", "kind=dingtalk events=6 digest=0 enabled=1 signed=1"),
+    ("channel.updated", "success", "alert_channel", "Ops group", "kind=dingtalk events=6 digest=0 enabled=0 signed=1"),
+    ("channel.deleted", "success", "alert_channel", "Ops group", "kind=dingtalk"),
+    ("channel.tested", "failure", "alert_channel", "Ops group", "kind=dingtalk code=310000 result=platform_error"),
 ]
 
 
