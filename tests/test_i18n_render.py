@@ -156,8 +156,17 @@ def world(amazon_app, people, standin):
                        currency="TWD", total=Decimal("1234.50"), buyer_name="9002", notes="9003")
     save_order(admin, store, None, order_number="9004", order_date=date.today(), status="refunded",
                currency="TWD", total=Decimal(300), buyer_name="9005", notes=None)
+    from portal.alerts.channels import set_credentials
+    from portal.models import AlertChannel
+
+    channel = AlertChannel(company_id=admin.company_id, name="N-8101", name_key="n-8101", kind="dingtalk",
+                           events="auth_expiring,auth_expired", last_test_ok=False,
+                           last_test_summary="310000 sign not match (platform_error, not retryable)")
+    db.session.add(channel)
+    db.session.flush()
+    set_credentials(channel, webhook_url="https://oapi.dingtalk.com/robot/send?access_token=t8102", secret="SEC8103")
     db.session.commit()
-    return {"admin": admin, "member": member, "shops": states, "store": store, "order": order}
+    return {"admin": admin, "member": member, "shops": states, "store": store, "order": order, "channel": channel}
 
 
 def _client(app, user, lang):
@@ -199,6 +208,10 @@ def _pages(world):
              "/shops?status=expiring", "/shops?status=attention&sort=expires", "/shops?region=FE", "/my-shops?q=9999",
              f"/admin/users/{member.id}/shops?page=2",
              "/orders", "/orders?source=manual", "/orders?q=9999", "/orders?status=refunded", "/jobs",
+             "/notifications", "/notifications/new", "/notifications/form-fields?kind=wecom",
+             "/notifications/form-fields?kind=dingtalk", "/notifications/form-fields?kind=feishu",
+             "/notifications/form-fields?kind=email", f"/notifications/{world['channel'].id}/edit",
+             f"/admin/users/{member.id}/mentions",
              "/no-such-page"]
     for shop in shops.values():
         paths += [f"/shops/{shop.id}", f"/shops/{shop.id}/edit", f"/shops/{shop.id}/reauthorize",
@@ -210,7 +223,7 @@ def _bad_posts(world):
     """Forms sent empty or wrong: the error messages are in the language too."""
     s, shop = world["store"].id, world["shops"]["verified"].id
     return ["/shops/new", f"/shops/{shop}/edit", f"/shops/{shop}/reauthorize", "/other-stores/new",
-            f"/other-stores/{s}/orders/new", "/admin/users/new", "/account/password"]
+            f"/other-stores/{s}/orders/new", "/admin/users/new", "/account/password", "/notifications/new"]
 
 
 def _collect(app, world, lang):
