@@ -28,11 +28,13 @@ NON_WORDS = {
     "Amazon", "SP-API", "LWA", "CSV", "API", "ID", "IP", "ISO", "MWS", "URI", "Professional", "Ctrl", "Mac",
     "Atzr", "Atza", "amzn", "mws", "invalid_grant", "YYYY-MM-DD",
     "standin",  # the end of the stand-in Amazon's LWA client ID (a setting, shown as a hint)
+    "Webhook", "SEC", "userid", "userId", "open_id", "ou",  # the chat platforms' own terms (alert channels)
     *PLATFORMS.values(), *REGIONS, *(mp.country_code for mp in MARKETPLACES),
     *Locale("en").territories, *list_currencies(),  # country and currency codes shown next to their names
 }
 STRIP = [
     re.compile(r"https?://\S*"), re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # URLs, emails
+    re.compile(r"\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|cn|net|org)\b"),  # host names (a channel's target)
     re.compile(r"(?<![\w])/[\w./?=&%-]*"),  # paths
     re.compile(r"\b[A-Z0-9_]*[A-Z]_[A-Z0-9_]+\b"),  # setting names (AMAZON_LWA_CLIENT_ID)
     re.compile(r"[\w-]*\d[\w-]*"),  # anything with a digit: Seller IDs, marketplace IDs, request IDs, N-0001
@@ -54,7 +56,8 @@ class VisibleText(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag in {"script", "style"} or attrs.get("id") == "lang-select":
+        # translate="no": a platform's own answer or a language named in itself (alert language).
+        if tag in {"script", "style"} or attrs.get("id") == "lang-select" or attrs.get("translate") == "no":
             self._skip.append(tag)
         if self._skip:
             return
@@ -456,10 +459,10 @@ SAMPLE_EVENTS = [  # (action, outcome, object_type, label, detail): the details 
     ("amazon.authorize_refused", "failure", "shop", None, "other seller A000000000003 for A000000000001"),
     ("amazon.authorize_refused", "failure", "shop", None, "shared with hidden shops"),
     ("amazon.authorize_refused", "failure", None, None, "log-in URI with a foreign callback"),
-    ("channel.created", "success", "alert_channel", "Ops group", "kind=dingtalk events=6 digest=0 enabled=1 signed=1"),
-    ("channel.updated", "success", "alert_channel", "Ops group", "kind=dingtalk events=6 digest=0 enabled=0 signed=1"),
-    ("channel.deleted", "success", "alert_channel", "Ops group", "kind=dingtalk"),
-    ("channel.tested", "failure", "alert_channel", "Ops group", "kind=dingtalk code=310000 result=platform_error"),
+    ("channel.created", "success", "alert_channel", "N-8101", "kind=dingtalk events=6 digest=0 enabled=1 signed=1"),
+    ("channel.updated", "success", "alert_channel", "N-8101", "kind=dingtalk events=6 digest=0 enabled=0 signed=1"),
+    ("channel.deleted", "success", "alert_channel", "N-8101", "kind=dingtalk"),
+    ("channel.tested", "failure", "alert_channel", "N-8101", "kind=dingtalk code=310000 result=platform_error"),
 ]
 
 

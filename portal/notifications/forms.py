@@ -104,7 +104,7 @@ class ChannelForm(FlaskForm):
                                 render_kw={"autocomplete": "off", "spellcheck": "false"})
     secret = PasswordField(_l("Signing secret (optional)"), filters=[strip_filter],
                            validators=[Length(max=SECRET_MAX)], render_kw={"autocomplete": "off"},
-                           description=_l("Only if the robot's security setting is “signature” (加签): "
+                           description=_l("Only if the robot's security setting is “Additional signature”: "
                                           "the secret starting with SEC…"))
     remove_secret = BooleanField(_l("Remove the signing secret"))
     email_to = StringField(_l("Recipients"), filters=[strip_filter], validators=[Length(max=EMAIL_TO_MAX)],

@@ -52,9 +52,14 @@ _TEXT_HINTS = (("keyword", "keyword"), ("key words", "keyword"), ("sign", "sign"
 
 @dataclass(frozen=True)
 class TestAnswer:
+    """E.g. lead "DingTalk answered:", answer "310000 sign not match" (the platform's own words, shown
+    untranslated), hint "the signature does not match: check the signing secret"."""
+
     ok: bool
-    text: str  # e.g. "DingTalk answered: 310000 sign not match — the signature does not match: …"
-    code: str  # the raw answer, e.g. "310000 sign not match (platform_error, not retryable)"
+    lead: str
+    answer: str
+    hint: str
+    code: str  # the whole stored summary, e.g. "310000 sign not match (platform_error, not retryable)"
     when: str
 
 
@@ -77,17 +82,15 @@ def test_answer(platform: str, summary: str | None, ok: bool | None, when) -> Te
     text = (match["text"] or "") if match else ""
     detail = match["detail"] if match else ""
     answer = " ".join(part for part in (str(code) if code is not None else "", text) if part)
+    key = None if ok else hint_key(code, text, detail)
+    hint = str(HINTS[key]) if key else ""
     if ok:
-        words = _("Sent: %(platform)s answered %(answer)s", platform=platform, answer=answer or _("OK"))
+        lead = _("Sent: %(platform)s answered", platform=platform)
+    elif answer:
+        lead = _("%(platform)s answered:", platform=platform)
     else:
-        key = hint_key(code, text, detail)
-        hint = str(HINTS[key]) if key else ""
-        if answer:
-            words = _("%(platform)s answered: %(answer)s", platform=platform, answer=answer)
-            words = f"{words} — {hint}" if hint else words
-        else:
-            words = _("Not sent: %(hint)s", hint=hint) if hint else _("Not sent (%(detail)s)", detail=detail)
-    return TestAnswer(bool(ok), words, summary, minute(when) if when else "")
+        lead = _("Not sent:") if hint else _("Not sent")
+    return TestAnswer(bool(ok), lead, answer, hint, summary, minute(when) if when else "")
 
 
 @dataclass(frozen=True)
