@@ -4,6 +4,8 @@ import re
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from devtools.robots import StandinRobots
@@ -46,7 +48,8 @@ def form(**values):
 
 
 def add(admin, robots, **values):
-    values.setdefault("webhook_url", robots.add("dingtalk", TOKEN, secret=SECRET))
+    if "webhook_url" not in values:
+        values["webhook_url"] = robots.add("dingtalk", TOKEN, secret=SECRET)
     values.setdefault("secret", SECRET)
     response = admin.post("/notifications/new", data=form(**values), headers=HX)
     assert response.status_code == 200 and "HX-Redirect" in response.headers, response.get_data(as_text=True)
@@ -262,3 +265,63 @@ def test_user_mention_ids(admin, member_a):
     assert "HX-Redirect" in response.headers, response.get_data(as_text=True)
     db.session.refresh(member_a)
     assert (member_a.alert_mobile, member_a.alert_user_id) == ("+8613800001111", "zhangsan")
+
+
+@pytest.mark.parametrize("platform, token, keyword, wrong, expect", [
+    ("wecom", "wkey-0123456789abcdef", "", True, "93000 invalid webhook url"),
+    ("feishu", "ftok-0123456789abcdef", "", True, "19001"),
+    ("feishu", "ftok-0123456789abcdef", "Urgent", False, "19024"),
+    ("dingtalk", TOKEN, "Urgent", False, "310000 keywords not in content"),
+])
+def test_send_test_explains_platform_refusals(admin, robots, platform, token, keyword, wrong, expect):
+    robots.add(platform, token, keyword=keyword)
+    url = robots.url(platform, "not-the-token" if wrong else token)
+    channel = add(admin, robots, kind=platform, name=f"{platform} {keyword}", webhook_url=url, secret="")
+    words = text_of(admin.post(f"/notifications/{channel.id}/test", headers=HX).get_data(as_text=True))
+    assert expect in words
+    hint = "requires a keyword" if keyword else "does not know this webhook address"
+    assert hint in words
+
+
+def test_send_test_logs_no_secret(admin, robots, caplog):
+    channel = add(admin, robots)
+    with caplog.at_level("DEBUG"):
+        admin.post(f"/notifications/{channel.id}/edit", headers=HX,
+                   data=form(webhook_url=robots.url("dingtalk", TOKEN), secret=SECRET))
+        admin.post(f"/notifications/{channel.id}/test", headers=HX)
+    assert robots.accepted("dingtalk")
+    assert TOKEN not in caplog.text and SECRET not in caplog.text
+
+
+def test_rotation_reports_an_unreadable_channel(app, admin, robots):
+    channel = add(admin, robots)
+    channel.config_ciphertext = Fernet(Fernet.generate_key()).encrypt(b"x").decode()
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["rotate-token-key"])
+    assert result.exit_code == 1
+    assert f"alert channel {channel.id}" in result.output and "0 channels" in result.output.replace(
+        "Re-encrypted 0 channels", "0 channels")
+    row = admin.post(f"/notifications/{channel.id}/test", headers=HX).get_data(as_text=True)
+    assert "the stored webhook address cannot be read" in text_of(row)
+
+
+MARK = "<x-fuzz"
+SPECIAL = ["<", '"', "'", "&", "\x00", "\r\n", "\u202e", "\u200b", "名", "%00", "{{ 7*7 }}", "javascript:",
+           "https://", "http://127.0.0.1:1/robot/send?access_token=", "/open-apis/bot/v2/hook/", "SEC", "@", ","]
+hostile = st.one_of(
+    st.lists(st.one_of(st.text(st.characters(exclude_categories=("Cs",)), max_size=8), st.sampled_from(SPECIAL)),
+             max_size=5).map("".join),
+    st.text(max_size=5).map(lambda t: t + MARK + ">"),
+    st.tuples(st.sampled_from(["a", "名", " "]), st.integers(60, 3000)).map(lambda p: p[0] * p[1]))
+
+
+@settings(max_examples=40, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kind=st.sampled_from(["wecom", "dingtalk", "feishu", "email", "x"]), name=hostile, url=hostile,
+       secret=hostile, email_to=hostile, htmx=st.booleans())
+def test_fuzz_channel_form(admin, kind, name, url, secret, email_to, htmx):
+    response = admin.post("/notifications/new", headers=HX if htmx else {}, data=form(
+        kind=kind, name=name, webhook_url=url, secret=secret, email_to=email_to))
+    body = response.get_data(as_text=True)
+    assert response.status_code < 500, body[:300]
+    assert MARK not in body
