@@ -57,6 +57,8 @@ def _store(channel: AlertChannel, webhook_url: str, secret: str, remove_secret: 
                         field="webhook_url")
     keep = "" if remove_secret else stored.get("secret", "")
     set_credentials(channel, webhook_url=url, secret=secret or keep)
+    # The last test was of the old address or secret: it says nothing about the new ones.
+    channel.last_test_at = channel.last_test_ok = channel.last_test_summary = None
     db.session.flush()
 
 
