@@ -29,6 +29,7 @@ from .inbox import bp as inbox_bp
 from .logging_safety import install as install_log_filters
 from .main import bp as main_bp
 from .models import User, count_users, utcnow
+from .notifications import bp as notifications_bp
 from .orders import bp as orders_bp
 from .other_stores import bp as other_stores_bp
 from .jobs import bp as jobs_bp
@@ -75,6 +76,7 @@ def create_app(config_class: type = Config) -> Flask:
     app.register_blueprint(orders_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(inbox_bp)
+    app.register_blueprint(notifications_bp)
 
     errors.register(app)
     security.register(app)

@@ -8,8 +8,8 @@ from werkzeug.exceptions import NotFound
 
 from .extensions import db
 from .htmx import hx_redirect, is_htmx
-from .models import (ORDER_SOURCE_MANUAL, AlertEvent, AlertMessage, Order, OtherStore, OtherStoreAssignment, Shop,
-                     ShopAssignment, User)
+from .models import (ORDER_SOURCE_MANUAL, AlertChannel, AlertEvent, AlertMessage, Order, OtherStore, OtherStoreAssignment,
+                     Shop, ShopAssignment, User)
 
 
 class ObjectNotFound(NotFound):
@@ -106,6 +106,16 @@ def get_visible_order_or_404(user, store_id: int, order_id: int, *store_options)
 def get_company_user_or_404(user, user_id: int) -> User:
     """A user of `user`'s company, else 404."""
     return _one_or_404(company_users(user), User, user_id, ())
+
+
+def company_channels(user):
+    """Select of the alert channels of `user`'s company: every channel list and lookup starts here."""
+    return select(AlertChannel).where(AlertChannel.company_id == user.company_id)
+
+
+def get_company_channel_or_404(user, channel_id: int) -> AlertChannel:
+    """An alert channel of `user`'s company, else 404."""
+    return _one_or_404(company_channels(user), AlertChannel, channel_id, ())
 
 
 def may_reauthorize(user, shop) -> bool:

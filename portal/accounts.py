@@ -175,3 +175,10 @@ def repair_company_admin(company_id: int, *, email: str, display_name: str | Non
         raise AccountError("No user with this email in the company: give --name and a password to add one.")
     return add_user(company, display_name=display_name, email=email, password=password, role=ROLE_ADMIN,
                     must_change_password=True), True
+
+
+def set_mention_ids(user: User, *, mobile: str | None, platform_user_id: str | None) -> None:
+    """The user's ids for @-mentions in alerts (empty: none)."""
+    user.alert_mobile = mobile or None
+    user.alert_user_id = platform_user_id or None
+    db.session.flush()

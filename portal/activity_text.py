@@ -36,6 +36,9 @@ ACTION_AREAS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("store.deleted", N_("Other shop deleted")), ("store.assignments_changed", N_("Other shop staff changed")),
         ("order.created", N_("Order added")), ("order.updated", N_("Order changed")),
         ("order.deleted", N_("Order deleted")))),
+    (N_("Notifications"), (
+        ("channel.created", N_("Channel added")), ("channel.updated", N_("Channel changed")),
+        ("channel.deleted", N_("Channel deleted")), ("channel.tested", N_("Channel tested")))),
     (N_("Users"), (
         ("user.created", N_("User added")), ("user.role_changed", N_("Role changed")),
         ("user.deactivated", N_("User deactivated")), ("user.reactivated", N_("User reactivated")),
@@ -82,6 +85,10 @@ SENTENCES = {
     "amazon.authorize_started": N_("%(who)s started an authorization with Amazon."),
     "amazon.authorize_completed": N_("%(who)s completed an authorization with Amazon."),
     "amazon.authorize_refused": N_("An authorization with Amazon by %(who)s did not go through."),
+    "channel.created": N_("%(who)s added the notification channel “%(what)s”."),
+    "channel.updated": N_("%(who)s changed the notification channel “%(what)s”."),
+    "channel.deleted": N_("%(who)s deleted the notification channel “%(what)s”."),
+    "channel.tested": N_("%(who)s sent a test message to the notification channel “%(what)s”."),
 }
 # Sentences that read differently in special cases.
 FIRST_ADMIN = N_("%(who)s set up the portal and became its first admin.")

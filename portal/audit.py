@@ -21,6 +21,7 @@ ACTIONS = (
     "shop.verified", "store.created", "store.updated", "store.deleted", "store.assignments_changed",
     "order.created", "order.updated", "order.deleted", "keys.rotated",
     "amazon.authorize_started", "amazon.authorize_completed", "amazon.authorize_refused",
+    "channel.created", "channel.updated", "channel.deleted", "channel.tested",
 )
 
 _INSERT = insert(AuditEvent.__table__)

@@ -10,11 +10,11 @@ from .accounts import AccountError, create_company_with_admin, repair_company_ad
 from .alerts.delivery import send_message, stuck_messages
 from .alerts.events import scan as scan_alerts
 from .audit import record
-from .crypto import TokenUnavailable, decrypt_token, needs_rotation, rotate
+from .crypto import TokenUnavailable, decrypt_channel_config, decrypt_token, needs_rotation, rotate
 from .database import write_intent
 from .extensions import db
 from .forms import EMAIL_RE, has_invisible
-from .models import SYNC_OK, SYNC_WAITING, Company, SellerAuthorization, Shop
+from .models import SYNC_OK, SYNC_WAITING, AlertChannel, Company, SellerAuthorization, Shop
 from .orders_sync import authorization_of_shop, authorizations_of_company, sync_authorization
 from .queue import authorization_target, recorded
 from .shops.verify import get_client, verify_many
@@ -249,11 +249,46 @@ def register_key_commands(app: Flask) -> None:
                         current += 1
                 last_id = rows[-1].id
                 db.session.commit()
+        channels = _rotate_channels(batch_size)
+        detail = f"rotated={rotated} current={current} unreadable={unreadable}"
+        if any(channels):
+            detail += " channels={}/{}/{}".format(*channels)
         with write_intent():
-            record("keys.rotated", detail=f"rotated={rotated} current={current} unreadable={unreadable}",
-                   user_label="cli")
+            record("keys.rotated", detail=detail, user_label="cli")
             db.session.commit()
         click.echo(f"Re-encrypted {rotated} tokens with the newest key; {current} were already on it; "
                    f"{unreadable} could not be read.")
-        if unreadable:
+        click.echo(f"Re-encrypted {channels[0]} channels with the newest key; {channels[1]} were already on it; "
+                   f"{channels[2]} could not be read.")
+        if unreadable or channels[2]:
             raise SystemExit(1)
+
+
+def _rotate_channels(batch_size: int) -> tuple[int, int, int]:
+    """Re-encrypt the alert channels' sealed credentials (webhook URL, secret) like the tokens: each
+    batch committed, rows on the newest key skipped, unreadable ones reported and left as they are.
+    Returns (rotated, current, unreadable)."""
+    rotated = current = unreadable = 0
+    last_id = 0
+    while True:
+        with write_intent():
+            rows = db.session.scalars(select(AlertChannel).where(AlertChannel.id > last_id,
+                                                                 AlertChannel.config_ciphertext.is_not(None))
+                                      .order_by(AlertChannel.id).limit(batch_size)).all()
+            if not rows:
+                return rotated, current, unreadable
+            for row in rows:
+                try:  # also proves the ciphertext belongs to this channel
+                    decrypt_channel_config(row.config_ciphertext, company_id=row.company_id, channel_id=row.id)
+                except TokenUnavailable:
+                    unreadable += 1
+                    click.echo(f"alert channel {row.id}: its settings cannot be read; paste its webhook "
+                               "address again", err=True)
+                    continue
+                if needs_rotation(row.config_ciphertext):
+                    row.config_ciphertext = rotate(row.config_ciphertext)
+                    rotated += 1
+                else:
+                    current += 1
+            last_id = rows[-1].id
+            db.session.commit()

@@ -28,11 +28,13 @@ NON_WORDS = {
     "Amazon", "SP-API", "LWA", "CSV", "API", "ID", "IP", "ISO", "MWS", "URI", "Professional", "Ctrl", "Mac",
     "Atzr", "Atza", "amzn", "mws", "invalid_grant", "YYYY-MM-DD",
     "standin",  # the end of the stand-in Amazon's LWA client ID (a setting, shown as a hint)
+    "Webhook", "SEC", "userid", "userId", "open_id", "ou",  # the chat platforms' own terms (alert channels)
     *PLATFORMS.values(), *REGIONS, *(mp.country_code for mp in MARKETPLACES),
     *Locale("en").territories, *list_currencies(),  # country and currency codes shown next to their names
 }
 STRIP = [
     re.compile(r"https?://\S*"), re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # URLs, emails
+    re.compile(r"\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|cn|net|org)\b"),  # host names (a channel's target)
     re.compile(r"(?<![\w])/[\w./?=&%-]*"),  # paths
     re.compile(r"\b[A-Z0-9_]*[A-Z]_[A-Z0-9_]+\b"),  # setting names (AMAZON_LWA_CLIENT_ID)
     re.compile(r"[\w-]*\d[\w-]*"),  # anything with a digit: Seller IDs, marketplace IDs, request IDs, N-0001
@@ -54,7 +56,8 @@ class VisibleText(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag in {"script", "style"} or attrs.get("id") == "lang-select":
+        # translate="no": a platform's own answer or a language named in itself (alert language).
+        if tag in {"script", "style"} or attrs.get("id") == "lang-select" or attrs.get("translate") == "no":
             self._skip.append(tag)
         if self._skip:
             return
@@ -156,9 +159,18 @@ def world(amazon_app, people, standin):
                        currency="TWD", total=Decimal("1234.50"), buyer_name="9002", notes="9003")
     save_order(admin, store, None, order_number="9004", order_date=date.today(), status="refunded",
                currency="TWD", total=Decimal(300), buyer_name="9005", notes=None)
+    from portal.alerts.channels import set_credentials
+    from portal.models import AlertChannel
+
+    channel = AlertChannel(company_id=admin.company_id, name="N-8101", name_key="n-8101", kind="dingtalk",
+                           events="auth_expiring,auth_expired", last_test_ok=False,
+                           last_test_summary="310000 sign not match (platform_error, not retryable)")
+    db.session.add(channel)
+    db.session.flush()
+    set_credentials(channel, webhook_url="https://oapi.dingtalk.com/robot/send?access_token=t8102", secret="SEC8103")
     db.session.commit()
     _alerts(states)
-    return {"admin": admin, "member": member, "shops": states, "store": store, "order": order}
+    return {"admin": admin, "member": member, "shops": states, "store": store, "order": order, "channel": channel}
 
 
 def _alerts(states):
@@ -223,6 +235,10 @@ def _pages(world):
              f"/admin/users/{member.id}/shops?page=2",
              "/orders", "/orders?source=manual", "/orders?q=9999", "/orders?status=refunded", "/jobs",
              "/alerts", "/alerts?show=open", "/alerts?show=closed", "/alerts?show=unseen&page=2",
+             "/notifications", "/notifications/new", "/notifications/form-fields?kind=wecom",
+             "/notifications/form-fields?kind=dingtalk", "/notifications/form-fields?kind=feishu",
+             "/notifications/form-fields?kind=email", f"/notifications/{world['channel'].id}/edit",
+             f"/admin/users/{member.id}/mentions",
              "/no-such-page"]
     for shop in shops.values():
         paths += [f"/shops/{shop.id}", f"/shops/{shop.id}/edit", f"/shops/{shop.id}/reauthorize",
@@ -234,7 +250,7 @@ def _bad_posts(world):
     """Forms sent empty or wrong: the error messages are in the language too."""
     s, shop = world["store"].id, world["shops"]["verified"].id
     return ["/shops/new", f"/shops/{shop}/edit", f"/shops/{shop}/reauthorize", "/other-stores/new",
-            f"/other-stores/{s}/orders/new", "/admin/users/new", "/account/password"]
+            f"/other-stores/{s}/orders/new", "/admin/users/new", "/account/password", "/notifications/new"]
 
 
 def _collect(app, world, lang):
@@ -467,6 +483,10 @@ SAMPLE_EVENTS = [  # (action, outcome, object_type, label, detail): the details 
     ("amazon.authorize_refused", "failure", "shop", None, "other seller A000000000003 for A000000000001"),
     ("amazon.authorize_refused", "failure", "shop", None, "shared with hidden shops"),
     ("amazon.authorize_refused", "failure", None, None, "log-in URI with a foreign callback"),
+    ("channel.created", "success", "alert_channel", "N-8101", "kind=dingtalk events=6 digest=0 enabled=1 signed=1"),
+    ("channel.updated", "success", "alert_channel", "N-8101", "kind=dingtalk events=6 digest=0 enabled=0 signed=1"),
+    ("channel.deleted", "success", "alert_channel", "N-8101", "kind=dingtalk"),
+    ("channel.tested", "failure", "alert_channel", "N-8101", "kind=dingtalk code=310000 result=platform_error"),
 ]
 
 

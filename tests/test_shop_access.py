@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from devtools.standin import StandinAmazon
 from portal.extensions import db
-from portal.models import SellerAuthorization, Shop, ShopAssignment, User
+from portal.models import AlertChannel, SellerAuthorization, Shop, ShopAssignment, User
 
 HX = {"HX-Request": "true"}
 US, CA, DE, FR = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1PA6795UKMFR9", "A13V1IB3VIYZZH"
@@ -115,8 +115,17 @@ def world(app, company_a, admin_a, member_a, admin_b, make_user, make_shop):
     canary = make_shop(admin_b, name=f"CANARY-B-{canary_token}", seller_id="ACANARY" + canary_token[:8].upper(),
                        assign=[member_b])
     store_a, order_a = _other_store(member_a, "Store of A", "A-ORDER-1", "Buyer of A")
+    channel_a = AlertChannel(company_id=company_a.id, name="Channel of A", name_key="channel of a", kind="email",
+                             email_to="ops-a@example.com", events="auth_expired")
+    db.session.add(channel_a)
+    db.session.commit()
     canary_store, canary_order = _other_store(member_b, f"CANARY-STORE-{canary_token}", f"CANARY-ORDER-{canary_token}",
                                               f"CANARY-BUYER-{canary_token}")
+    canary_channel = AlertChannel(company_id=admin_b.company_id, name=f"CANARY-CHANNEL-{canary_token}",
+                                  name_key=f"canary-channel-{canary_token}", kind="email",
+                                  email_to=f"canary-{canary_token}@example.com", events="auth_expired")
+    db.session.add(canary_channel)
+    db.session.commit()
     tags = iter(range(1, 1000))
 
     def target(tag=None):
@@ -132,9 +141,10 @@ def world(app, company_a, admin_a, member_a, admin_b, make_user, make_shop):
         admin_b=admin_b, member_b=member_b, other_a=other_a, canary=canary, canary_name=canary.name,
         canary_seller=canary.seller_id, canary_user=member_b.display_name, target=target,
         company_a_id=company_a.id, company_b_id=admin_b.company_id,
-        ids_a={"store_id": store_a.id, "order_id": order_a.id},
-        ids_b={"store_id": canary_store.id, "order_id": canary_order.id},
-        canary_other=[canary_store.name, canary_order.order_number, canary_order.buyer_name])
+        ids_a={"store_id": store_a.id, "order_id": order_a.id, "channel_id": channel_a.id},
+        ids_b={"store_id": canary_store.id, "order_id": canary_order.id, "channel_id": canary_channel.id},
+        canary_other=[canary_store.name, canary_order.order_number, canary_order.buyer_name, canary_channel.name,
+                      canary_channel.email_to])
 
 
 def _other_store(user, name, order_number, buyer):

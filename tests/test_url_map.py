@@ -19,13 +19,15 @@ def world(app, admin_a, member_a, make_shop):
 
     order = save_order(admin_a, store, None, order_number="1", order_date=date(2026, 1, 1), status="paid",
                        currency="EUR", total=Decimal("1.00"), buyer_name=None, notes=None)
-    from portal.models import AlertEvent
+    from portal.models import AlertChannel, AlertEvent
 
     alert = AlertEvent(company_id=shop.company_id, shop_id=shop.id, kind="check_failed", episode="1")
-    db.session.add(alert)
+    channel = AlertChannel(company_id=admin_a.company_id, name="Mail", name_key="mail", kind="email",
+                           email_to="ops@example.com", events="auth_expired")
+    db.session.add_all([alert, channel])
     db.session.commit()
     return {"user_id": member_a.id, "shop_id": shop.id, "store_id": store.id, "order_id": order.id,
-            "event_id": alert.id}
+            "event_id": alert.id, "channel_id": channel.id}
 
 
 def _urls(app, world, method):
@@ -98,4 +100,5 @@ def test_state_changing_endpoints_do_not_accept_get(app):
 
 
 FORM_PAGES = {"setup", "login", "change_password_view", "new_user", "reset_user_password", "new_shop", "edit",
-              "reauthorize", "assign", "user_shops", "new", "new_order", "edit_order"}
+              "reauthorize", "assign", "user_shops", "new", "new_order", "edit_order",
+              "user_mentions"}

@@ -5,7 +5,7 @@ from flask_login import current_user
 from ..access import admin_required, company_users, get_company_user_or_404
 from ..activity_text import action_groups
 from ..audit import record
-from ..accounts import AccountError, add_user, reset_password, set_active, set_role
+from ..accounts import AccountError, add_user, reset_password, set_active, set_mention_ids, set_role
 from ..csv_export import csv_response
 from ..extensions import db
 from ..forms import ConfirmForm, show_error
@@ -14,7 +14,7 @@ from ..models import User
 from ..pagination import paginate
 from ..views import finish
 from . import bp
-from .forms import AddUserForm, ResetPasswordForm, RoleForm
+from .forms import AddUserForm, MentionForm, ResetPasswordForm, RoleForm
 from .queries import (ActivityFilters, UserFilters, activity_csv_header, activity_csv_rows, activity_lines,
                       activity_query, search_users)
 
@@ -107,6 +107,18 @@ def reset_user_password(user_id: int):
             return finish(_("%(name)s must sign in with the temporary password and change it.", name=user.display_name),
                           url_for("admin.users"))
     return render_page("admin/reset_password.html", "dialog", form=form, user=user)
+
+
+@bp.route("/users/<int:user_id>/mentions", methods=["GET", "POST"])
+@admin_required
+def user_mentions(user_id: int):
+    """The user's mobile number and platform user id for @-mentions in alerts."""
+    user = get_company_user_or_404(current_user, user_id)
+    form = MentionForm(obj=user if request.method == "GET" else None)
+    if form.validate_on_submit():
+        set_mention_ids(user, mobile=form.alert_mobile.data, platform_user_id=form.alert_user_id.data)
+        return finish(_("@-mention ids of %(name)s saved.", name=user.display_name), url_for("admin.users"))
+    return render_page("admin/mentions.html", "dialog", form=form, user=user)
 
 
 @bp.route("/activity")

@@ -72,6 +72,15 @@ ACCESS = {
     "inbox.mark_seen_view": OBJECT,  # the object is an alert event of the target shop
     "inbox.mark_all_seen_view": SIGNED_IN,
     "jobs.retry_alert": ADMIN_OBJECT,  # a failed alert message of the admin's company
+    "admin.user_mentions": ADMIN_OBJECT,
+    "notifications.index": ADMIN,
+    "notifications.new": ADMIN,
+    "notifications.form_fields": ADMIN,
+    "notifications.language": ADMIN,
+    "notifications.edit": ADMIN_OBJECT,
+    "notifications.delete": ADMIN_OBJECT,
+    "notifications.toggle": ADMIN_OBJECT,
+    "notifications.send_test": ADMIN_OBJECT,
 }
 
 # What each route needs created before it is asked (fresh for every request judged).
@@ -84,8 +93,9 @@ NEEDS = {
               "other_stores.new_order", "other_stores.edit_order", "other_stores.delete_order",
               "other_stores.export_orders"},
     "user": {"admin.change_role", "admin.change_active", "admin.reset_user_password", "shops.bulk_assign_view",
-             "shops.user_shops"},
+             "shops.user_shops", "admin.user_mentions"},
     "alert_message": {"jobs.retry_alert"},
+    "channel": {"notifications.edit", "notifications.delete", "notifications.toggle", "notifications.send_test"},
 }
 # The audited object of a 404, per route: (object_type, attribute of the target holding its id).
 DENIED_OBJECT = {
@@ -94,6 +104,7 @@ DENIED_OBJECT = {
     **{e: ("other_store", "store_id") for e in NEEDS["store"]},
     **{e: ("user_account", "user_id") for e in NEEDS["user"]},
     **{e: ("alert_message", "message_id") for e in NEEDS["alert_message"]},
+    **{e: ("alert_channel", "channel_id") for e in NEEDS["channel"]},
 }
 
 
@@ -145,7 +156,8 @@ def build_url(app, endpoint: str, t) -> str:
     values = {"shop_id": getattr(t, "shop_id", None), "store_id": getattr(t, "store_id", None),
               "order_id": getattr(t, "order_id", None), "user_id": getattr(t, "user_id", None),
               "event_id": getattr(t, "event_id", None),
-              "message_id": getattr(t, "message_id", None), "action": "deactivate"}
+              "message_id": getattr(t, "message_id", None),
+              "channel_id": getattr(t, "channel_id", None), "action": "deactivate"}
     rule = rule_of(app, endpoint)
     missing = [arg for arg in rule.arguments if values.get(arg) is None]
     assert not missing, f"tests/security/helpers.py: give a sample value for {missing} of {rule.rule}"
@@ -306,6 +318,15 @@ class World:
             db.session.add(message)
             db.session.flush()
             t.message_id = message.id
+        if "channel" in needs:  # e-mail: Send test answers "not configured" without any network
+            from portal.models import AlertChannel
+
+            channel = AlertChannel(company_id=self.company_a, name=f"Target channel {tag}",
+                                   name_key=f"target channel {tag}", kind="email", email_to="ops@example.com",
+                                   events="auth_expired")
+            db.session.add(channel)
+            db.session.flush()
+            t.channel_id, t.channel_name = channel.id, channel.name
         db.session.commit()
         return t
 
@@ -361,11 +382,20 @@ def request_data(c) -> dict | None:
         "other_stores.delete_order": lambda: {},
         "inbox.mark_seen_view": lambda: {"show": "unseen"},
         "inbox.mark_all_seen_view": lambda: {"show": "unseen"},
+        "admin.user_mentions": lambda: {"alert_mobile": "+86 138-0000-1111", "alert_user_id": f"u{tag}"},
+        "notifications.new": lambda: {"kind": "email", "name": f"New channel {tag}", "email_to": f"ops-{tag}@example.com",
+                                      "events": ["auth_expired"], "enabled": "y"},
+        "notifications.edit": lambda: {"name": f"Edited channel {tag}", "email_to": "boss@example.com",
+                                       "events": ["auth_expiring"], "digest": "y", "enabled": "y"},
+        "notifications.delete": lambda: {},
+        "notifications.toggle": lambda: {},
+        "notifications.send_test": lambda: {},
+        "notifications.language": lambda: {"language": "en"},
     }[c.endpoint]()
 
 
 def query_for(endpoint: str) -> str:
-    return {"shops.form_fields": "?region=EU&mode=multi"}.get(endpoint, "")
+    return {"shops.form_fields": "?region=EU&mode=multi", "notifications.form_fields": "?kind=email"}.get(endpoint, "")
 
 
 def make_case(app, w, endpoint, method, role, htmx):
@@ -422,6 +452,8 @@ GET_CONTENT = {  # text that a successful GET must show (the target is really th
     "other_stores.edit_order": lambda t: [f'value="{t.order_number}"'],
     "other_stores.assign": lambda t: [t.store_name, "Member With"],
     "other_stores.export_orders": lambda t: [t.order_number],
+    "admin.user_mentions": lambda t: [t.user_name],
+    "notifications.edit": lambda t: [f'value="{t.channel_name}"'],
 }
 
 
@@ -562,6 +594,32 @@ def check_post_success(c, response):
         assert db.session.get(seen, (t.event_id, c.user_id)) is not None
     elif e == "inbox.mark_all_seen_view":
         assert redirect_path(c, response) == "/alerts"
+    elif e == "admin.user_mentions":
+        assert redirect_path(c, response) == "/admin/users"
+        user = _get("User", t.user_id)
+        assert (user.alert_mobile, user.alert_user_id) == ("+8613800001111", c.data["alert_user_id"])
+    elif e == "notifications.new":
+        assert redirect_path(c, response) == "/notifications"
+        channel = db.session.scalar(select(_model("AlertChannel")).where(_model("AlertChannel").name == c.data["name"]))
+        assert channel is not None and channel.company_id == c.company_id and channel.email_to == c.data["email_to"]
+    elif e == "notifications.edit":
+        assert redirect_path(c, response) == "/notifications"
+        channel = _get("AlertChannel", t.channel_id)
+        assert (channel.name, channel.email_to, channel.events, channel.digest) == (
+            c.data["name"], "boss@example.com", "auth_expiring", True)
+    elif e == "notifications.delete":
+        assert redirect_path(c, response) == "/notifications"
+        assert _get("AlertChannel", t.channel_id) is None
+    elif e == "notifications.toggle":
+        assert response.status_code < 400
+        assert _get("AlertChannel", t.channel_id).enabled is False
+    elif e == "notifications.send_test":
+        assert response.status_code < 400
+        channel = _get("AlertChannel", t.channel_id)
+        assert channel.last_test_at is not None and channel.last_test_ok is False
+    elif e == "notifications.language":
+        assert redirect_path(c, response) == "/notifications"
+        assert db.session.get(_model("Company"), c.company_id).alert_language == "en"
     else:
         raise AssertionError(f"tests/security/helpers.py: say what success of POST {e} means")
 
@@ -593,7 +651,7 @@ def check_refusal(c, response, want):
     assert response.status_code == want, (c.endpoint, c.method, c.role, c.htmx, response.status_code, body[:300])
     if c.htmx:
         assert response.headers.get("HX-Retarget") == "#messages" and "<html" not in body
-    for name in ("shop_name", "seller_id", "store_name", "order_number", "user_name"):
+    for name in ("shop_name", "seller_id", "store_name", "order_number", "user_name", "channel_name"):
         if hasattr(c.t, name):
             assert getattr(c.t, name) not in body, f"the refusal shows {name}"
     if c.endpoint == "auth.setup":

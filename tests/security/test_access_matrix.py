@@ -35,7 +35,8 @@ def test_every_route_has_an_expectation(module_app):
     assert set(ACCESS) == set(routes), {"missing": set(routes) - set(ACCESS), "stale": set(ACCESS) - set(routes)}
     assert {(e, m) for e, m, _r in CASES} == {(e, m) for e, methods in routes.items() for m in methods}
     # Every rule variable has a sample value (build_url raises otherwise).
-    target = type("T", (), {"shop_id": 1, "store_id": 1, "order_id": 1, "user_id": 1, "event_id": 1, "message_id": 1})()
+    target = type("T", (), {"shop_id": 1, "store_id": 1, "order_id": 1, "user_id": 1, "event_id": 1, "message_id": 1,
+                            "channel_id": 1})()
     for endpoint in routes:
         assert helpers.build_url(module_app, endpoint, target).startswith("/")
 

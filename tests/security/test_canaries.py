@@ -35,15 +35,20 @@ def a_side(app, company_a, admin_a, member_a, make_user, make_shop):
     store.assignments.append(OtherStoreAssignment(user_id=member_a.id))
     order = save_order(admin_a, store, None, order_number="A-1", order_date=date(2026, 1, 5), status="paid",
                        currency="EUR", total=Decimal("5.00"), buyer_name="A buyer", notes=None)
+    from portal.models import AlertChannel
+
+    channel = AlertChannel(company_id=company_a.id, name="A channel", name_key="a channel", kind="email",
+                           email_to="ops-a@example.com", events="auth_expired")
+    db.session.add(channel)
     db.session.commit()
     return {"shop_id": shop.id, "store_id": store.id, "order_id": order.id, "user_id": other.id,
-            "member_id": member_a.id}
+            "member_id": member_a.id, "channel_id": channel.id}
 
 
 def seed_company_b(app, make_company, make_user, canary, a_ids):
     """Company B, filled through its own admin's requests so its audit trail holds the canary too."""
     from portal.extensions import db
-    from portal.models import Order, OtherStore, Shop
+    from portal.models import AlertChannel, Order, OtherStore, Shop
 
     company = make_company(f"Canary Co {canary}")
     admin = make_user(company, role="admin", email=f"canary-admin-{canary}@example.com", name=f"Canary Admin {canary}")
@@ -71,6 +76,10 @@ def seed_company_b(app, make_company, make_user, canary, a_ids):
         "display_name": f"Canary New {canary}", "email": f"canary-new-{canary}@example.com", "role": "member",
         "password": "a temporary passphrase"}, token=token)
     assert response.status_code == 303
+    response = helpers.post(client, "/notifications/new", {
+        "kind": "email", "name": f"Canary channel {canary}", "email_to": f"canary-mail-{canary}@example.com",
+        "events": ["auth_expired"], "enabled": "y"}, token=token)
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
     for shop in db.session.scalars(helpers.select(Shop).where(Shop.company_id == company.id)):
         helpers.post(client, f"/shops/{shop.id}/assign", {"shown": [member.id], "selected": [member.id]}, token=token)
     # B pokes at A's ids (audited as B's denials) and B's member mistypes a password.
@@ -92,7 +101,8 @@ def seed_company_b(app, make_company, make_user, canary, a_ids):
     db.session.commit()
     return {"event_id": alerts[0].id, "admin_id": admin.id, "member_id": member.id, "store_id": store.id, "seller": seller, "company_id": company.id,
             "shop_ids": list(db.session.scalars(helpers.select(Shop.id).where(Shop.company_id == company.id))),
-            "order_id": db.session.scalar(helpers.select(Order.id).where(Order.company_id == company.id))}
+            "order_id": db.session.scalar(helpers.select(Order.id).where(Order.company_id == company.id)),
+            "channel_id": db.session.scalar(helpers.select(AlertChannel.id).where(AlertChannel.company_id == company.id))}
 
 
 def a_get_urls(app, ids, canary, b):
@@ -141,6 +151,10 @@ def a_get_urls(app, ids, canary, b):
         "orders.export": ["/orders.csv" + q for q in order_args],
         "jobs.index": ["/jobs", "/jobs?page=2"], "jobs.sync_status": [f"/shops/{shop}/sync-status"],
         "inbox.index": ["/alerts" + q for q in ("", "?show=open", "?show=closed", "?page=2")],
+        "admin.user_mentions": [f"/admin/users/{user}/mentions"],
+        "notifications.index": ["/notifications"], "notifications.new": ["/notifications/new"],
+        "notifications.form_fields": [f"/notifications/form-fields?kind={k}" for k in ("wecom", "dingtalk", "email")],
+        "notifications.edit": [f"/notifications/{ids['channel_id']}/edit"],
     }
     return urls
 
@@ -174,7 +188,7 @@ def test_company_b_canaries_never_reach_company_a(app, a_side, admin_a, member_a
     helpers.post(client, "/login", {"email": f"canary-admin-{canary}@example.com", "password": helpers.PASSWORD},
                  token=client.csrf_token())
     for path in ("/shops?q=canary", "/other-stores?q=canary", "/admin/users?q=canary", "/admin/activity", "/jobs", "/alerts",
-                 f"/other-stores/{b['store_id']}/orders.csv", "/orders", "/orders.csv?source=manual"):
+                 f"/other-stores/{b['store_id']}/orders.csv", "/orders", "/orders.csv?source=manual", "/notifications"):
         assert canary in client.get(path).get_data(as_text=True).lower(), path
 
 
@@ -186,11 +200,12 @@ def test_company_b_ids_on_company_a_routes_are_404_without_canaries(app, a_side,
     helpers.post(client, "/login", {"email": admin_a.email, "password": helpers.PASSWORD}, token=client.csrf_token())
     token = client.csrf_token()
     target = type("B", (), {"shop_id": b["shop_ids"][0], "store_id": b["store_id"], "order_id": b["order_id"],
-                            "user_id": b["member_id"], "event_id": b["event_id"]})()
+                            "user_id": b["member_id"], "event_id": b["event_id"],
+                            "channel_id": b["channel_id"]})()
     asked = 0
     for endpoint, methods in helpers.route_methods(app).items():
         rule = helpers.rule_of(app, endpoint)
-        if not set(rule.arguments) & {"shop_id", "store_id", "order_id", "user_id", "event_id"}:
+        if not set(rule.arguments) & {"shop_id", "store_id", "order_id", "user_id", "event_id", "channel_id"}:
             continue
         url = helpers.build_url(app, endpoint, target)
         for method in methods:
