@@ -6,8 +6,9 @@ query per shop), then
 - records the new events: (shop, kind, episode) is unique and the insert skips what exists
   (``ON CONFLICT DO NOTHING``), so two scans at once, or a scan run twice, record each event once;
 - closes the open events whose condition is over (re-authorized, check passes, sync works again);
-- owes each new event to every enabled channel of the company that wants its kind (``alert_delivery``)
-  and, for channels without a daily digest, groups the scan's new deliveries per (channel, kind, days)
+- owes each new event to every enabled channel of the company that wants its kind (``alert_delivery``),
+  and each open event to a channel added, switched on or given its kind since (once, as the unique
+  (event, channel) says), and, for channels without a daily digest, groups the scan's new deliveries per (channel, kind, days)
   into one queued :class:`~portal.models.AlertMessage` each.
 
 The caller commits and queues the returned message ids (portal/queue.py).
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -174,7 +175,7 @@ def scan(now: datetime | None = None) -> ScanResult:
     result.closed = _close(to_close, now)
     new_events = _record(wanted, now)
     result.events = len(new_events)
-    deliveries = _owe(new_events, now)
+    deliveries = _owe(new_events, now) + _catch_up(now)
     result.deliveries = len(deliveries)
     result.message_ids = _group(deliveries, now)
     return result
@@ -232,6 +233,30 @@ def _owe(new_events, now: datetime) -> list[tuple[int, int, int, str, int | None
         for delivery_id, event_id, channel_id in db.session.execute(statement):
             kind, days = about[event_id]
             _, digest, company_id = wanted_by[channel_id]
+            owed.append((delivery_id, channel_id, company_id, kind, days, digest))
+    return sorted(owed)
+
+
+def _catch_up(now: datetime) -> list[tuple[int, int, int, str, int | None, bool]]:
+    """Open events an enabled channel wanting their kind was never given (the channel was added, switched
+    on or given the kind after the event was recorded): owed to it now, once, like a new event."""
+    d, e, c = AlertDelivery, AlertEvent, AlertChannel
+    rows = db.session.execute(
+        select(e.id, c.id, c.company_id, e.kind, e.days, c.events, c.digest)
+        .join(c, and_(c.company_id == e.company_id, c.enabled.is_(True)))
+        .where(e.closed_at.is_(None), e.kind.in_(OPEN_KINDS), c.events.like("%" + e.kind + "%"),
+               ~exists().where(d.event_id == e.id, d.channel_id == c.id))
+        .order_by(e.id, c.id)).all()
+    values = [{"event_id": row[0], "channel_id": row[1], "created_at": now} for row in rows
+              if row.kind in (row.events or "").split(",")]
+    about = {(row[0], row[1]): (row.company_id, row.kind, row.days, row.digest) for row in rows}
+    table, owed = AlertDelivery.__table__, []
+    for chunk in _chunks(values):
+        statement = (_insert(table).values(list(chunk))
+                     .on_conflict_do_nothing(index_elements=[table.c.event_id, table.c.channel_id])
+                     .returning(table.c.id, table.c.event_id, table.c.channel_id))
+        for delivery_id, event_id, channel_id in db.session.execute(statement):
+            company_id, kind, days, digest = about[(event_id, channel_id)]
             owed.append((delivery_id, channel_id, company_id, kind, days, digest))
     return sorted(owed)
 

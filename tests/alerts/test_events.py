@@ -200,3 +200,27 @@ def test_other_companies_channels_get_nothing(admin, robots):
     shop(admin, days_left=3)
     result = run_scan()
     assert result.events == 1 and result.deliveries == 0 and messages() == []
+
+
+def test_a_channel_added_later_gets_the_open_alerts_once(admin, robots):
+    shop(admin, days_left=5)
+    run_scan()  # no channel yet: the event is recorded, owed to nobody
+    assert len(events()) == 1 and deliveries() == [] and messages() == []
+    channel(admin, "wecom", robots, name="Ops", events="check_failed")  # does not want expiry alerts
+    assert run_scan().deliveries == 0
+    late = channel(admin, "dingtalk", robots, name="Late")
+    caught = run_scan()
+    assert (caught.events, caught.deliveries, len(caught.message_ids)) == (0, 1, 1)
+    (delivery,) = deliveries()
+    assert (delivery.channel_id, delivery.event_id) == (late.id, events()[0].id)
+    assert (run_scan().deliveries, run_scan().message_ids) == (0, [])
+    # An alert that is over is not sent to a channel switched on afterwards.
+    off = channel(admin, "feishu", robots, name="Off")
+    off.enabled = False
+    db.session.commit()
+    e = events()[0]
+    e.closed_at = utcnow()
+    db.session.commit()
+    off.enabled = True
+    db.session.commit()
+    assert run_scan().deliveries == 0
