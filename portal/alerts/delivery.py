@@ -140,12 +140,13 @@ class _Event:
     days: int | None
     due_at: datetime | None
     shop: ShopRef
+    detail: str | None = None
 
 
 def _events(message_id: int) -> list[_Event]:
     """The message's events with their shops (name, Seller ID, countries): two queries."""
     rows = db.session.execute(
-        select(AlertEvent.shop_id, AlertEvent.kind, AlertEvent.days, AlertEvent.due_at, Shop.name,
+        select(AlertEvent.shop_id, AlertEvent.kind, AlertEvent.days, AlertEvent.due_at, AlertEvent.detail, Shop.name,
                Shop.sort_name, SellerAuthorization.seller_id)
         .join(AlertDelivery, AlertDelivery.event_id == AlertEvent.id)
         .join(Shop, Shop.id == AlertEvent.shop_id)
@@ -161,7 +162,7 @@ def _events(message_id: int) -> list[_Event]:
                 .order_by(ShopMarketplace.position)):
             marketplaces[shop_id].append(marketplace_id)
     return [_Event(row.shop_id, row.kind, row.days, row.due_at,
-                   ShopRef(row.name, row.seller_id, _countries(marketplaces.get(row.shop_id, []))))
+                   ShopRef(row.name, row.seller_id, _countries(marketplaces.get(row.shop_id, []))), row.detail)
             for row in rows]
 
 
@@ -198,8 +199,10 @@ def _text(kind: str, events: list[_Event], language: str):
             [DigestGroup(kind=group_kind, shops=[e.shop for e in items], days=days, on=_earliest(items))
              for (group_kind, days), items in groups.items()], language=language, path=_path(events))
     days = next((event.days for event in events if event.days is not None), None)
+    details = {event.detail for event in events}  # one reason line when every shop failed the same way
     return build_message(kind, [event.shop for event in events], language=language, days=days,
-                         on=_earliest(events), path=_path(events))
+                         on=_earliest(events), path=_path(events),
+                         reason_code=(next(iter(details)) or "") if len(details) == 1 else "")
 
 
 def _mentions(shop_ids: list[int]) -> list[str]:

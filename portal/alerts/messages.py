@@ -15,6 +15,7 @@ from datetime import date, datetime
 from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 AUTH_EXPIRING = "auth_expiring"
 AUTH_EXPIRED = "auth_expired"
@@ -109,13 +110,34 @@ def _what(kind: str, count: int, days: int | None, on: str) -> tuple[str, str]:
             _("This channel works: alerts will arrive here."))
 
 
+# Why, in a few words, by the code the check or the order sync stored (portal/amazon/client.py,
+# portal/orders_sync.py); codes without a text here add no line.
+REASONS = {
+    "invalid_grant": _l("Amazon refused the authorization: revoked in Seller Central, expired or mistyped."),
+    "forbidden": _l("Amazon denied access: wrong region, or the portal's Amazon app lacks a role."),
+    "not_participating": _l("The seller does not sell in some of the shop's countries."),
+    "invalid_client": _l("Amazon rejected the portal's own app credentials: for the administrator, not the shop."),
+    "secret_expired": _l("The portal's Amazon app secret has expired: for the administrator, not the shop."),
+    "unavailable": _l("Amazon could not be reached or did not answer in time."),
+    "token_unreadable": _l("The stored authorization cannot be read: re-authorize the shop."),
+}
+
+
+def reason_text(code: str | None) -> str:
+    """The short reason for ``code`` in the current locale, or ""."""
+    text = REASONS.get(code or "")
+    return str(text) if text is not None else ""
+
+
 def build_message(kind: str, shops: Sequence[ShopRef] = (), *, language: str = "zh",
                   days: int | None = None, on: date | datetime | None = None, reason: str = "",
+                  reason_code: str = "",
                   path: str = "/shops") -> AlertMessage:
     """The message for one event (or one digest group) in ``language``.
 
     ``days``: days left (AUTH_EXPIRING); ``on``: the expiry date, or when the failure started;
-    ``reason``: a short, already translated detail (e.g. the check outcome) added as a line."""
+    ``reason``: a short, already translated detail added as a line; ``reason_code``: a check or sync
+    code (REASONS), translated here."""
     if kind not in KINDS:
         raise ValueError(f"unknown alert kind {kind!r}")
     with force_locale(language or "zh"):
@@ -126,6 +148,8 @@ def build_message(kind: str, shops: Sequence[ShopRef] = (), *, language: str = "
             lines.append(_("… and %(num)d more", num=len(shops) - MAX_SHOP_LINES))
         if reason:
             lines.append(reason)
+        if reason_text(reason_code):
+            lines.append(reason_text(reason_code))
         if day and kind == AUTH_EXPIRED:
             lines.append(_("Expired on %(date)s", date=day))
         elif day and kind == AUTH_EXPIRING:

@@ -70,16 +70,20 @@ def test_each_platform_gets_each_kind_well_formed_and_signed(admin, robots, smtp
     assert message.sent_at is not None and message.last_summary
     title, line = KIND_TITLES[kind], f"Acme US · {s.seller_id} · US CA"
     link = f"https://portal.example.com/shops/{s.id}"
+    # Why, when the check or the sync stored a code with a text (here Amazon's invalid_grant).
+    reason = "Amazon refused the authorization: revoked in Seller Central, expired or mistyped."
     if platform == "email":
         (mail,) = smtp.messages
         assert mail["Subject"] == title
         plain = mail.get_body(("plain",)).get_content()
         assert line in plain and link in plain
+        assert (reason in plain) == (kind in ("check_failed", "sync_stopped"))
         return
     (got,) = robots.accepted(platform)  # the stand-in checked the token, the signature and the format
     assert robots.received == [got]
     body = json.dumps(got.body, ensure_ascii=False)
     assert title in body and line in body and link in body
+    assert (reason in body) == (kind in ("check_failed", "sync_stopped"))
     if platform == "dingtalk":
         assert got.query["timestamp"].isdigit() and got.query["sign"]
         assert got.body["msgtype"] == "markdown"
