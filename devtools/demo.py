@@ -1,7 +1,10 @@
 """`make demo`: the portal against a stand-in Amazon, with shops in every interesting state.
 
-Everything runs offline in one process: the stand-in Amazon on 127.0.0.1, and the portal with a
-demo database of its own (instance/demo.db), so your real database is never touched.
+Everything runs offline in one process: the stand-in Amazon and stand-in chat robots (DingTalk, WeCom,
+Feishu) on 127.0.0.1, and the portal with a demo database of its own (instance/demo.db), so your real
+database is never touched. Two alert channels are set up and the alert scan has run once, so the Alerts
+page, the header count and the Notifications page have something to show; more robots for "New channel"
+are printed at start.
 """
 from __future__ import annotations
 
@@ -16,11 +19,16 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from config import Config
+from devtools.robots import StandinRobots
 from devtools.standin import StandinAmazon
 from portal import create_app
 from portal.accounts import add_user, create_company_with_admin
+from portal.alerts.channels import set_credentials
+from portal.alerts.delivery import send_message
+from portal.alerts.events import scan
+from portal.alerts.messages import KINDS, TEST
 from portal.extensions import db
-from portal.models import ROLE_MEMBER, ShopAssignment, utcnow
+from portal.models import ROLE_MEMBER, AlertChannel, ShopAssignment, utcnow
 from portal.shops.services import create_shop
 from portal.shops.verify import check_authorization
 
@@ -49,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     standin = StandinAmazon(latency=args.amazon_latency, slow_seconds=5).start()
+    robots = StandinRobots().start()
     instance = Path(os.environ.get("INSTANCE_PATH", Path(__file__).resolve().parent.parent / "instance"))
     database = instance / "demo.db"
     for suffix in ("", "-wal", "-shm"):
@@ -60,17 +69,25 @@ def main(argv: list[str] | None = None) -> None:
         "AMAZON_APP_ID": standin.app_id, "AMAZON_SELLER_CENTRAL_URL": standin.url,
         "AMAZON_READ_TIMEOUT": 3.0, "AMAZON_MAX_TOTAL_WAIT": 2.0, "VERIFY_THROTTLE_SECONDS": 10,
         "HTMX_SOURCE": os.environ.get("HTMX_SOURCE", "local"),
+        "ALERT_ALLOWED_HOSTS": robots.origin, "PORTAL_BASE_URL": f"http://{args.host}:{args.port}",
     })
     app = create_app(demo_config)
     admin_password, member_password = secrets.token_urlsafe(9), secrets.token_urlsafe(9)
     with app.app_context():
-        _seed(app, standin, admin_password, member_password)
+        company_id = _seed(app, standin, admin_password, member_password)
+        _seed_alerts(robots, company_id)
+    spare = {platform: robots.add(platform, f"demo-spare-{platform}", secret="SECdemo" if platform != "wecom" else "")
+             for platform in ("dingtalk", "wecom", "feishu")}
 
     server = make_server(args.host, args.port, app, threaded=True)
     print(f"""
 Shop Portal demo on http://{args.host}:{args.port}/  (stand-in Amazon on {standin.url})
   admin:  demo-admin@example.com   password: {admin_password}
   member: demo-member@example.com  password: {member_password}
+Stand-in robots for "New channel" on the Notifications page (signing secret: SECdemo; WeCom has none):
+  DingTalk {spare["dingtalk"]}
+  WeCom    {spare["wecom"]}
+  Feishu   {spare["feishu"]}
 Press Ctrl-C to stop. The demo database is {database}.""", flush=True)
     try:
         server.serve_forever()
@@ -79,9 +96,27 @@ Press Ctrl-C to stop. The demo database is {database}.""", flush=True)
     finally:
         server.server_close()
         standin.stop()
+        robots.stop()
 
 
-def _seed(app, standin: StandinAmazon, admin_password: str, member_password: str) -> None:
+def _seed_alerts(robots: StandinRobots, company_id: int) -> None:
+    """A signed DingTalk channel and a WeCom channel with a daily digest; one alert scan, its messages sent."""
+    events = ",".join(kind for kind in KINDS if kind != TEST)
+    for name, platform, secret, digest in (("运营群 Ops group", "dingtalk", "SECdemo-ops", False),
+                                           ("老板日报 Daily digest", "wecom", "", True)):
+        channel = AlertChannel(company_id=company_id, name=name, name_key=name.casefold(), kind=platform,
+                               events=events, digest=digest)
+        db.session.add(channel)
+        db.session.flush()
+        set_credentials(channel, webhook_url=robots.add(platform, f"demo-{platform}", secret=secret), secret=secret)
+    db.session.commit()
+    found = scan()
+    db.session.commit()
+    for message_id in found.message_ids:
+        send_message(message_id)
+
+
+def _seed(app, standin: StandinAmazon, admin_password: str, member_password: str) -> int:
     upgrade()
     admin = create_company_with_admin(company_name="Demo Trading 演示贸易", display_name="Demo Admin",
                                       email="demo-admin@example.com", password=admin_password)
@@ -104,6 +139,7 @@ def _seed(app, standin: StandinAmazon, admin_password: str, member_password: str
             to_verify.append(shop.authorization_id)
     for authorization_id in to_verify:
         check_authorization(authorization_id, force=True)
+    return admin.company_id
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def world(admin_a, member_a, admin_b, make_shop):
     other = make_shop(admin_a, name="Unassigned Canary")
     foreign = make_shop(admin_b, name="Company B Canary")
     return {"mine": mine, "other": other, "foreign": foreign,
-            "a_mine": alert(mine, AUTH_EXPIRING, days=7, age_hours=3),
+            "a_mine": alert(mine, AUTH_EXPIRING, days=7, due_days=7.5, age_hours=3),  # 7 days (and 12 h) left
             "a_other": alert(other, CHECK_FAILED, age_hours=2),
             "a_closed": alert(mine, AUTH_EXPIRED, closed=True),
             "b": alert(foreign, SYNC_STOPPED)}

@@ -32,7 +32,7 @@ from ..models import (DIGEST, MESSAGE_FAILED, MESSAGE_QUEUED, MESSAGE_SENDING, M
 from ..texts import zone
 from . import platforms
 from .channels import channel_config
-from .messages import AUTH_EXPIRING, DigestGroup, ShopRef, build_digest_message, build_message
+from .messages import AUTH_EXPIRING, DigestGroup, ShopRef, build_digest_message, build_message, days_left
 from .platforms import DeliveryResult
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def _send(message: AlertMessage, channel: AlertChannel) -> DeliveryResult:
     events = _events(message_id)
     if not events:
         return _failure("nothing_to_send", "the shops of this alert were deleted")
-    text = _text(message.kind, events, language)
+    text = _text(message.kind, events, language, utcnow())
     mentions = _mentions([event.shop_id for event in events]) if channel.mention_assignees else []
     try:
         config = channel_config(channel, mentions)
@@ -190,15 +190,23 @@ def _path(events: list[_Event]) -> str:
     return f"/shops/{next(iter(shop_ids))}" if len(shop_ids) == 1 else "/shops"
 
 
-def _text(kind: str, events: list[_Event], language: str):
+def _days(kind: str, threshold: int | None, events: list[_Event], now: datetime) -> int | None:
+    """For "expires in N days": the days actually left (of the shop expiring first), not the threshold. A
+    shop first seen 10 days before expiry is past the 30-day threshold; its message says 10, as its row does."""
+    moments = [event.due_at for event in events if event.due_at is not None]
+    return days_left(min(moments), now) if kind == AUTH_EXPIRING and moments else threshold
+
+
+def _text(kind: str, events: list[_Event], language: str, now: datetime):
     if kind == DIGEST:
         groups: dict[tuple[str, int | None], list[_Event]] = defaultdict(list)
         for event in events:
             groups[(event.kind, event.days if event.kind == AUTH_EXPIRING else None)].append(event)
         return build_digest_message(
-            [DigestGroup(kind=group_kind, shops=[e.shop for e in items], days=days, on=_earliest(items))
+            [DigestGroup(kind=group_kind, shops=[e.shop for e in items], days=_days(group_kind, days, items, now),
+                         on=_earliest(items))
              for (group_kind, days), items in groups.items()], language=language, path=_path(events))
-    days = next((event.days for event in events if event.days is not None), None)
+    days = _days(kind, next((event.days for event in events if event.days is not None), None), events, now)
     details = {event.detail for event in events}  # one reason line when every shop failed the same way
     return build_message(kind, [event.shop for event in events], language=language, days=days,
                          on=_earliest(events), path=_path(events),

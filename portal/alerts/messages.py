@@ -57,6 +57,11 @@ class AlertMessage:
         return "\n".join(parts)
 
 
+def days_left(expires_at: datetime, now: datetime) -> int:
+    """Whole days until ``expires_at``, as the shop list counts them (portal/shops/lifecycle.py)."""
+    return max(0, (expires_at - now).days)
+
+
 def portal_link(path: str) -> str:
     """``PORTAL_BASE_URL`` + ``path``; just the path when no base URL is configured."""
     base = (current_app.config.get("PORTAL_BASE_URL") or "").rstrip("/")

@@ -9,7 +9,7 @@ from flask_babel import ngettext
 from flask_wtf.csrf import generate_csrf
 
 from ..alerts.messages import (AUTH_EXPIRED, AUTH_EXPIRING, CHECK_FAILED, CHECK_RECOVERED, SEVERITY, SYNC_FAILING,
-                               SYNC_STOPPED)
+                               SYNC_STOPPED, days_left)
 from ..models import AlertEvent
 from ..texts import N_, ago, day, translations, zone
 from ..urls import UrlBuilder
@@ -67,9 +67,10 @@ class Texts:
         self.show, self.page = show, page
         self.zone = zone()
 
-    def title(self, event: AlertEvent) -> str:
+    def title(self, event: AlertEvent, now: datetime) -> str:
         if event.kind == AUTH_EXPIRING:
-            days = event.days or 0
+            # The days left now (as the shop list counts them), not the threshold that raised the alert.
+            days = days_left(event.due_at, now) if event.due_at else (event.days or 0)
             return self.catalog.ungettext(*EXPIRING_TITLE, days) % {"num": days}
         return self.titles.get(event.kind, self.alert)
 
@@ -91,7 +92,7 @@ class RowBuilder:
         return AlertRow(
             id=event.id, dom_id=f"alert-{event.id}", kind=event.kind,
             label=texts.labels.get(event.kind, texts.alert), badge=BADGES.get(SEVERITY.get(event.kind), "badge-muted"),
-            title=texts.title(event), shop_id=shop.id, shop=shop.name, shop_url=self.shop_url(shop.id),
+            title=texts.title(event, self.now), shop_id=shop.id, shop=shop.name, shop_url=self.shop_url(shop.id),
             seller_id=shop.seller_id, date=texts.date(event), raised=ago(event.created_at, self.now, texts.catalog),
             closed="" if open_ else texts.closed_on % {"date": day(event.closed_at, texts.zone)},
             seen=bool(seen), seen_url=self.seen_url(event.id),

@@ -97,7 +97,7 @@ class ChannelForm(FlaskForm):
     """A new channel (platform chosen here) or an edit (the platform stays; blank credentials are kept)."""
 
     kind = SelectField(_l("Platform"), choices=platform_choices, default="dingtalk")
-    name = StringField(_l("Name"), filters=[strip_filter],
+    name = StringField(_l("Channel name"), filters=[strip_filter],
                        validators=[DataRequired(), Length(max=ALERT_CHANNEL_NAME_MAX), plain_text],
                        description=_l("E.g. “Ops group” or “Boss's e-mail”."))
     webhook_url = PasswordField(_l("Webhook address"), filters=[strip_filter], validators=[Length(max=URL_MAX)],

@@ -13,15 +13,15 @@ from portal import queue
 from portal.alerts.delivery import build_digest, resend_failed, send_message, stuck_messages
 from portal.alerts.events import scan
 from portal.extensions import db
-from portal.models import (CHECK_FAILED, CHECK_VERIFIED, SYNC_ERROR, SYNC_STOPPED, AlertChannel, AlertMessage, Company,
-                           JobRun, User, utcnow)
+from portal.models import (CHECK_FAILED, CHECK_VERIFIED, SYNC_ERROR, SYNC_STOPPED, AlertChannel, AlertEvent,
+                           AlertMessage, Company, JobRun, User, utcnow)
 from portal.passwords import hash_password
 from tests.alerts.engine_helpers import SECRET, channel, member, messages, other_company_admin, shop, sync_state
 
 pytest_plugins = ["tests.alerts.engine_fixtures"]  # its fixtures: alerts_app, admin, robots, smtp
 
 KIND_TITLES = {
-    "auth_expiring": "Amazon authorization of 1 shop expires in 7 days",
+    "auth_expiring": "Amazon authorization of 1 shop expires in 6 days",  # 6 days left: past the 7-day threshold
     "auth_expired": "Amazon authorization of 1 shop has expired",
     "check_failed": "Check of 1 shop failed",
     "check_recovered": "1 shop passes its check again",
@@ -109,7 +109,7 @@ def test_texts_in_the_company_language_and_mentions_of_assignees(admin, robots):
     assert got.body["text"]["mentioned_list"] == ["zhangsan"]
     assert got.body["text"]["mentioned_mobile_list"] == ["13800001111"]
     content = got.body["text"]["content"]
-    assert "1 个店铺的亚马逊授权将在 7 天后到期" in content and f"店铺一 · {s.seller_id} · US" in content
+    assert "1 个店铺的亚马逊授权将在 6 天后到期" in content and f"店铺一 · {s.seller_id} · US" in content
 
 
 def test_several_shops_in_one_message_link_to_the_list(admin, robots):
@@ -119,7 +119,7 @@ def test_several_shops_in_one_message_link_to_the_list(admin, robots):
     assert send_message(message_id).ok
     (got,) = robots.accepted("feishu")
     card = got.body["card"]
-    assert card["header"]["title"]["content"] == "Amazon authorization of 3 shops expires in 7 days"
+    assert card["header"]["title"]["content"] == "Amazon authorization of 3 shops expires in 5 days"
     text = card["elements"][0]["text"]["content"]
     assert all(f"{s.name} · {s.seller_id}" in text for s in shops)
     assert card["elements"][1]["actions"][0]["url"] == "https://portal.example.com/shops"
@@ -226,7 +226,7 @@ def test_a_digest_channel_gets_one_message_with_all_events(admin, robots, smtp):
     (got,) = robots.accepted("wecom")
     content = got.body["markdown"]["content"]
     assert "Shop Portal daily digest: 3 alerts" in content
-    assert "Amazon authorization of 2 shops expires in 7 days" in content and "Check of 1 shop failed" in content
+    assert "Amazon authorization of 2 shops expires in 5 days" in content and "Check of 1 shop failed" in content
     assert all(f"{s.name} · {s.seller_id}" in content for s in (a, b, c))
     (email,) = smtp.messages
     assert email["Subject"] == "Shop Portal daily digest: 3 alerts"
@@ -331,3 +331,16 @@ def test_a_real_consumer_sends_the_queued_message_and_records_the_run(alerts_app
     assert message.status == "sent" and len(robots.accepted("dingtalk")) == 1
     (run,) = db.session.scalars(select(JobRun).where(JobRun.name == "alerts.send"))
     assert (run.status, run.company_id, run.target) == ("ok", admin.company_id, "Ops group · auth_expiring")
+
+
+def test_expiry_messages_count_the_days_actually_left_not_the_threshold(admin, robots):
+    """A shop first seen 10 days before expiry raises the 30-day alert; its message says 10 days, as its
+    row in the shop list does."""
+    channel(admin, "wecom", robots, mention_assignees=False)
+    shop(admin, days_left=10, name="Late shop")
+    (message_id,) = run_scan().message_ids
+    (event,) = db.session.scalars(select(AlertEvent)).all()
+    assert event.days == 30
+    assert send_message(message_id).ok
+    (got,) = robots.accepted("wecom")
+    assert "Amazon authorization of 1 shop expires in 10 days" in got.body["markdown"]["content"]

@@ -101,7 +101,7 @@ def test_dingtalk_channel_send_test_then_one_expiry_message_and_the_member_sees_
     box = dialog(page)
     expect(box.get_by_role("heading", name="New channel")).to_be_visible()
     expect(box.get_by_label("Platform")).to_have_value("dingtalk")
-    box.get_by_label("Name").fill("运营群")
+    box.get_by_label("Channel name").fill("运营群")
     box.get_by_label("Webhook address").fill(webhook)
     box.get_by_label("Signing secret (optional)").fill(SECRET)
     box.get_by_role("button", name="Save").click()
@@ -144,7 +144,7 @@ def test_dingtalk_channel_send_test_then_one_expiry_message_and_the_member_sees_
     alert = alerts[0]
     assert _signed_right(alert)
     text = alert.body["markdown"]["text"]
-    assert "华南旗舰店" in text and "A1ALERTSELLER7" in text and "7" in alert.body["markdown"]["title"]
+    assert "华南旗舰店" in text and "A1ALERTSELLER7" in text and "6 天后到期" in alert.body["markdown"]["title"]  # 6 days 23 h left; in the company language (zh by default)
     assert f"https://portal.example.com/shops/{shop_id}" in text
     assert alert.body["at"]["atMobiles"] == [MOBILE] and f"@{MOBILE}" in text
 
@@ -161,7 +161,7 @@ def test_dingtalk_channel_send_test_then_one_expiry_message_and_the_member_sees_
     alert_row = member.locator(f'tr[data-testid="alert-row"][data-shop-id="{shop_id}"]')
     expect(alert_row).to_have_count(1)
     expect(alert_row).to_contain_text("华南旗舰店")
-    expect(alert_row).to_contain_text("7")
+    expect(alert_row).to_contain_text("亚马逊授权将在 6 天后到期")
     alert_row.get_by_test_id("mark-seen").click()
     expect(alert_row).to_have_attribute("data-seen", "true")
     expect(member.get_by_test_id("alert-count")).to_be_hidden()
