@@ -225,31 +225,18 @@ def register_key_commands(app: Flask) -> None:
 
         Safe to interrupt and run again: each batch is committed, rows already on the newest key
         are skipped, and a token that no key can read is reported and left as it is."""
-        rotated = current = unreadable = 0
-        last_id = 0
-        while True:
-            with write_intent():
-                rows = db.session.scalars(select(SellerAuthorization).where(SellerAuthorization.id > last_id)
-                                          .order_by(SellerAuthorization.id).limit(batch_size)).all()
-                if not rows:
-                    break
-                for row in rows:
-                    try:  # also proves the ciphertext belongs to this row
-                        decrypt_token(row.token_ciphertext, company_id=row.company_id, seller_id=row.seller_id,
-                                      region=row.region)
-                    except TokenUnavailable:
-                        unreadable += 1
-                        click.echo(f"authorization {row.id} (seller {row.seller_id}, {row.region}): its token "
-                                   "cannot be read; re-authorize its shops", err=True)
-                        continue
-                    if needs_rotation(row.token_ciphertext):
-                        row.token_ciphertext = rotate(row.token_ciphertext)
-                        rotated += 1
-                    else:
-                        current += 1
-                last_id = rows[-1].id
-                db.session.commit()
-        channels = _rotate_channels(batch_size)
+        rotated, current, unreadable = _rotate_rows(
+            SellerAuthorization, "token_ciphertext", batch_size,
+            prove=lambda row: decrypt_token(row.token_ciphertext, company_id=row.company_id, seller_id=row.seller_id,
+                                            region=row.region),
+            unreadable_text=lambda row: f"authorization {row.id} (seller {row.seller_id}, {row.region}): its token "
+                                        "cannot be read; re-authorize its shops")
+        channels = _rotate_rows(
+            AlertChannel, "config_ciphertext", batch_size, AlertChannel.config_ciphertext.is_not(None),
+            prove=lambda row: decrypt_channel_config(row.config_ciphertext, company_id=row.company_id,
+                                                     channel_id=row.id),
+            unreadable_text=lambda row: f"alert channel {row.id}: its settings cannot be read; paste its webhook "
+                                        "address again")
         detail = f"rotated={rotated} current={current} unreadable={unreadable}"
         if any(channels):
             detail += " channels={}/{}/{}".format(*channels)
@@ -264,29 +251,28 @@ def register_key_commands(app: Flask) -> None:
             raise SystemExit(1)
 
 
-def _rotate_channels(batch_size: int) -> tuple[int, int, int]:
-    """Re-encrypt the alert channels' sealed credentials (webhook URL, secret) like the tokens: each
-    batch committed, rows on the newest key skipped, unreadable ones reported and left as they are.
-    Returns (rotated, current, unreadable)."""
+def _rotate_rows(model, column: str, batch_size: int, *where, prove, unreadable_text) -> tuple[int, int, int]:
+    """Re-encrypt `column` of every `model` row with the newest key: each batch committed, rows already on
+    the newest key skipped, a row whose ciphertext `prove` cannot read (nor show to be its own) reported
+    and left as it is. Returns (rotated, current, unreadable)."""
     rotated = current = unreadable = 0
     last_id = 0
     while True:
         with write_intent():
-            rows = db.session.scalars(select(AlertChannel).where(AlertChannel.id > last_id,
-                                                                 AlertChannel.config_ciphertext.is_not(None))
-                                      .order_by(AlertChannel.id).limit(batch_size)).all()
+            rows = db.session.scalars(select(model).where(model.id > last_id, *where)
+                                      .order_by(model.id).limit(batch_size)).all()
             if not rows:
                 return rotated, current, unreadable
             for row in rows:
-                try:  # also proves the ciphertext belongs to this channel
-                    decrypt_channel_config(row.config_ciphertext, company_id=row.company_id, channel_id=row.id)
+                try:  # also proves the ciphertext belongs to this row
+                    prove(row)
                 except TokenUnavailable:
                     unreadable += 1
-                    click.echo(f"alert channel {row.id}: its settings cannot be read; paste its webhook "
-                               "address again", err=True)
+                    click.echo(unreadable_text(row), err=True)
                     continue
-                if needs_rotation(row.config_ciphertext):
-                    row.config_ciphertext = rotate(row.config_ciphertext)
+                ciphertext = getattr(row, column)
+                if needs_rotation(ciphertext):
+                    setattr(row, column, rotate(ciphertext))
                     rotated += 1
                 else:
                     current += 1

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from .conftest import PASSWORD, seed_company, sign_in
-from .helpers import SameDocument, dialog
+from .helpers import SameDocument, dialog, start_consumer
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -58,17 +58,6 @@ def _shop_expiring_in_7_days(live):
         shop_id = shop.id
         db.session.remove()
     return shop_id
-
-
-def _consumer():
-    from portal import queue
-
-    consumer = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, initial_delay=0.05,
-                                          max_delay=0.2)
-    consumer.scheduler.start()
-    for _, thread in consumer.worker_threads:
-        thread.start()
-    return consumer
 
 
 def _wait_for(condition, seconds=20.0):
@@ -130,7 +119,7 @@ def test_dingtalk_channel_send_test_then_one_expiry_message_and_the_member_sees_
     with server.app.app_context():
         found = queue.run_alert_scan(utcnow())
         assert found is not None and found.events == 1 and len(found.message_ids) == 1
-    consumer = _consumer()
+    consumer = start_consumer()
     try:
         assert _wait_for(lambda: len(robots.accepted("dingtalk")) == 2), robots.received
         with server.app.app_context():  # the next scan (a later slot) finds nothing new

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from .conftest import seed_company, sign_in
-from .helpers import SameDocument
+from .helpers import SameDocument, start_consumer
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -57,17 +57,6 @@ def _shop(live, standin, n, scenario="valid", orders=0):
     return shop_id
 
 
-def _consumer():
-    from portal import queue
-
-    consumer = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, initial_delay=0.05,
-                                          max_delay=0.2)
-    consumer.scheduler.start()
-    for _, thread in consumer.worker_threads:
-        thread.start()
-    return consumer
-
-
 def test_sync_now_shows_the_result_inline_when_the_job_has_finished(server, standin, page):
     seed_company(server)
     good = _shop(server, standin, 1, orders=3)
@@ -82,7 +71,7 @@ def test_sync_now_shows_the_result_inline_when_the_job_has_finished(server, stan
     status.get_by_role("button", name="Sync now").click()
     expect(status).to_contain_text("Order sync queued.")
     expect(status).to_contain_text("Sync job queued")
-    consumer = _consumer()  # the job runs only now: the page went on polling meanwhile
+    consumer = start_consumer()  # the job runs only now: the page went on polling meanwhile
     try:
         expect(status).to_contain_text("Orders synced.", timeout=15_000)
         expect(status).to_contain_text("3 orders in all")
