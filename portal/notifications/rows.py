@@ -59,7 +59,7 @@ class TestAnswer:
     lead: str
     answer: str
     hint: str
-    code: str  # the whole stored summary, e.g. "310000 sign not match (platform_error, not retryable)"
+    code: str  # a failure's whole stored summary, e.g. "310000 sign not match (platform_error, not retryable)"
     when: str
 
 
@@ -90,7 +90,8 @@ def test_answer(platform: str, summary: str | None, ok: bool | None, when) -> Te
         lead = _("%(platform)s answered:", platform=platform)
     else:
         lead = _("Not sent:") if hint else _("Not sent")
-    return TestAnswer(bool(ok), lead, answer, hint, summary, minute(when) if when else "")
+    # The full stored summary only helps with a failure (its detail code and whether it is retried).
+    return TestAnswer(bool(ok), lead, answer, hint, "" if ok else summary, minute(when) if when else "")
 
 
 @dataclass(frozen=True)
