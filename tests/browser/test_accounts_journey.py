@@ -212,6 +212,7 @@ def test_chinese_browser_gets_chinese_until_english_is_chosen(live_server, new_p
     expect(html).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_role("heading", name="登录")).to_be_visible()
 
+    page.wait_for_load_state("load")  # the select submits itself once the deferred app.js has run
     page.locator("#lang-select").select_option(label="English")
     expect(html).to_have_attribute("lang", "en")
     expect(page).to_have_url(live_server.url + "/login")

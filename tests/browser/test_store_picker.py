@@ -38,6 +38,7 @@ def test_filter_by_pinyin_code_and_english_name_in_chinese(live_server, new_page
     page = new_page()
     sign_in(page, live_server, "ada@example.com")
     expect(page).to_have_url(live_server.url + "/shops")
+    page.wait_for_load_state("load")  # the select submits itself once the deferred app.js has run
     page.locator("#lang-select").select_option("zh")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     page.goto(live_server.url + "/other-stores/new")
