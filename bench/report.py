@@ -135,7 +135,9 @@ def markdown(result: dict) -> str:
                  f"{counts.get('seller_authorizations', 0):,} seller authorizations over 23 marketplaces, "
                  f"{counts.get('shop_assignments', 0):,} assignments (the member holds "
                  f"{seed.get('member_shops', 0):,}), {counts.get('other_stores', 0):,} other stores, "
-                 f"{counts.get('orders', 0):,} manual orders. Seeded in {seed['total_s']:.1f} s "
+                 f"{counts.get('orders', 0):,} manual orders, {counts.get('alert_events', 0):,} alert events "
+                 f"(the alert scan over every shop: {seed.get('seconds', {}).get('alert_scan', 0):.2f} s). "
+                 f"Seeded in {seed['total_s']:.1f} s "
                  f"(migrations {seed['migrate_s']:.1f} s; not part of the page figures).")
     lines.append("")
     lines.append("| Page | kind | req/s | p50 ms | p99 ms | bytes | HTMX fragment bytes | SQL @50 | SQL @500 "

@@ -23,14 +23,15 @@ from decimal import Decimal
 
 from sqlalchemy import func, insert, select
 
+from portal.alerts import events as alert_events
 from portal.amazon import client as amazon
 from portal.amazon.marketplaces import MARKETPLACES, marketplaces_in
 from portal.passwords import hash_password
 from portal.crypto import encrypt_token
 from portal.extensions import db
 from portal.models import (MODE_MULTI, MODE_SINGLE, ORDER_SOURCE_MANUAL, ORDER_STATUSES, ROLE_ADMIN, ROLE_MEMBER,
-                           Company, Order, OtherStore, OtherStoreAssignment, OtherStoreCountry, SellerAuthorization,
-                           Shop, ShopAssignment, ShopMarketplace, User, utcnow)
+                           AlertEvent, Company, Order, OtherStore, OtherStoreAssignment, OtherStoreCountry,
+                           SellerAuthorization, Shop, ShopAssignment, ShopMarketplace, User, utcnow)
 from portal.other_stores.catalog import OTHER, PLATFORMS
 from portal.other_stores.services import platform_key
 from portal.forms import name_key
@@ -287,6 +288,11 @@ def seed(sizes: Sizes, log=print) -> Seeded:
     counts["orders"] = len(orders)
     seconds["orders"] = time.perf_counter() - started
 
+    # -- alerts: what the periodic scan finds in these shops (the header's count reads them) ------
+    started = time.perf_counter()
+    alert_events.scan()
+    seconds["alert_scan"] = time.perf_counter() - started
+
     started = time.perf_counter()
     db.session.commit()
     seconds["commit"] = time.perf_counter() - started
@@ -299,7 +305,7 @@ def check_counts(expected: Sizes) -> dict[str, int]:
     """Row counts read back from the database (so the report shows what was really there)."""
     models = {"users": User, "seller_authorizations": SellerAuthorization, "shops": Shop,
               "shop_marketplaces": ShopMarketplace, "shop_assignments": ShopAssignment, "other_stores": OtherStore,
-              "other_store_assignments": OtherStoreAssignment, "orders": Order}
+              "other_store_assignments": OtherStoreAssignment, "orders": Order, "alert_events": AlertEvent}
     return {name: db.session.scalar(select(func.count()).select_from(model)) for name, model in models.items()}
 
 
