@@ -120,7 +120,10 @@ def sign_in(page, live_server, email, password=PASSWORD):
     page.goto(live_server.url + "/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    # Until the landing page's "load" its deferred scripts (htmx, app.js) may not have run, and a click on an
+    # htmx button would do nothing; the form's POST always navigates (to the landing page or the error).
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Sign in").click()
 
 
 # --- the browser -----------------------------------------------------------------------------------
