@@ -206,6 +206,6 @@ class Config:
     ALERTS_EXPIRY_DAYS = env_str("ALERTS_EXPIRY_DAYS", "30,7,1")  # "expires in N days" thresholds
     ALERTS_SYNC_FAILING_MINUTES = env_int("ALERTS_SYNC_FAILING_MINUTES", 60)  # an order sync failing this long
     ALERTS_MAX_ATTEMPTS = env_int("ALERTS_MAX_ATTEMPTS", 6)  # sends of one message before it is failed
-    ALERTS_RETRY_SECONDS = env_int("ALERTS_RETRY_SECONDS", 30)  # first retry; doubles each time (30 s … 16 min)
+    ALERTS_RETRY_SECONDS = env_int("ALERTS_RETRY_SECONDS", 30)  # first retry; doubles each time (30 s, 1, 2, 4, 8 min)
     ALERTS_DIGEST_HOUR = env_int("ALERTS_DIGEST_HOUR", 9)  # daily digest at this hour of TIMEZONE
     ALERTS_TEST_SECONDS = env_int("ALERTS_TEST_SECONDS", 10)  # "Send test": once per channel per …
