@@ -62,3 +62,10 @@ def start_consumer():
     for _, thread in consumer.worker_threads:
         thread.start()
     return consumer
+
+
+def follow(page, locator):
+    """Click a link that loads another page, and wait for that page's "load": its deferred scripts (htmx,
+    app.js) have run by then, so an htmx button on it works at once (a click before would do nothing)."""
+    with page.expect_navigation(wait_until="load"):
+        locator.click()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import seed_company, sign_in
+from .helpers import follow
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -63,7 +64,7 @@ def test_first_run_add_member_and_forced_password_change(live_server, page):
     expect(page.locator("#messages")).to_contain_text("Welcome! Your company and your admin account are ready.")
     expect(page.locator("details.dropdown summary")).to_have_text("Ada Admin")
 
-    main_nav(page).get_by_role("link", name="Users").click()
+    follow(page, main_nav(page).get_by_role("link", name="Users"))
     expect(page).to_have_url(url + "/admin/users")
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
     rows = page.locator("#results tbody tr")
@@ -134,7 +135,7 @@ def test_first_run_add_member_and_forced_password_change(live_server, page):
     expect(page).to_have_url(url + "/account/password")
     expect(page.get_by_role("heading", name="Change password")).to_be_visible()
     expect(page.get_by_text("You signed in with a temporary password.")).to_be_visible()
-    main_nav(page).get_by_role("link", name="Other shops").click()
+    follow(page, main_nav(page).get_by_role("link", name="Other shops"))
     expect(page).to_have_url(url + "/account/password")
     page.goto(url + "/my-shops")
     expect(page).to_have_url(url + "/account/password")
@@ -193,7 +194,7 @@ def test_language_switch_to_chinese_sticks(live_server, page):
     # The choice is a cookie that beats the browser's Accept-Language (en-US) on later pages.
     assert {"name": "lang", "value": "zh"}.items() <= next(
         c for c in page.context.cookies() if c["name"] == "lang").items()
-    main_nav(page).get_by_role("link", name="用户").click()
+    follow(page, main_nav(page).get_by_role("link", name="用户"))
     expect(page).to_have_url(url + "/admin/users")
     expect(html).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_role("heading", name="用户")).to_be_visible()

@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import PASSWORD
 
 from .conftest import seed_company
-from .helpers import main_nav
+from .helpers import follow, main_nav
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -126,7 +126,7 @@ def test_phone_shop_list_is_cards_with_verify_on_screen_and_a_menu(live_server, 
     expect(page.locator("#lang-select")).to_be_visible()
     expect(page.locator("header details.dropdown > summary")).to_have_text("Ada Admin")
     assert_no_horizontal_scroll(page)
-    nav.get_by_role("link", name=NAV_LABELS[locale][1], exact=True).click()
+    follow(page, nav.get_by_role("link", name=NAV_LABELS[locale][1], exact=True))
     expect(page).to_have_url(live_server.url + "/my-shops")
     expect(main_nav(page)).to_be_hidden()  # a new page starts with the menu closed
 

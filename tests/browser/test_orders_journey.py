@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from .conftest import seed_company, sign_in
-from .helpers import SameDocument, main_nav
+from .helpers import SameDocument, follow, main_nav
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -94,7 +94,7 @@ def test_synced_orders_appear_and_members_see_only_theirs(amazon_server, standin
     row = admin.locator(f"#shop-{mine_id}")
     row.get_by_role("button", name="Verify").click()
     expect(admin.locator(f"#shop-{mine_id} .badge")).to_have_text("Verified")
-    main_nav(admin).get_by_role("link", name="Orders").click()
+    follow(admin, main_nav(admin).get_by_role("link", name="Orders"))
     expect(admin).to_have_url(url + "/orders")
     expect(admin.get_by_role("heading", name="No orders yet")).to_be_hidden()  # the eBay order is there
     expect(admin.locator("#results")).not_to_contain_text("111-1000001-0000001")
@@ -136,7 +136,7 @@ def test_synced_orders_appear_and_members_see_only_theirs(amazon_server, standin
     # Mei sees the orders of her shop and her store, nothing of the other shop.
     mei = new_page()
     sign_in(mei, live, "mei@example.com")
-    main_nav(mei).get_by_role("link", name="Orders").click()
+    follow(mei, main_nav(mei).get_by_role("link", name="Orders"))
     expect(mei).to_have_url(url + "/orders")
     mine_results = mei.locator("#results")
     expect(mine_results).to_contain_text("111-1000001-0000001")

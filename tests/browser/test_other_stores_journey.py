@@ -7,7 +7,7 @@ import re
 import pytest
 
 from .conftest import seed_company, sign_in
-from .helpers import NOT_FOUND, SameDocument, dialog, flash, main_nav
+from .helpers import NOT_FOUND, SameDocument, dialog, flash, follow, main_nav
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -42,7 +42,7 @@ def test_store_assigned_to_one_member_with_manual_orders(live_server, new_page):
     admin = new_page()
     sign_in(admin, live_server, "ada@example.com")
     expect(admin).to_have_url(url + "/shops")
-    main_nav(admin).get_by_role("link", name="Other shops").click()
+    follow(admin, main_nav(admin).get_by_role("link", name="Other shops"))
     expect(admin).to_have_url(url + "/other-stores")
     expect(admin.get_by_role("heading", name="No other shops yet")).to_be_visible()
 
@@ -90,14 +90,14 @@ def test_store_assigned_to_one_member_with_manual_orders(live_server, new_page):
     mei_page = new_page()
     sign_in(mei_page, live_server, "mei@example.com")
     expect(mei_page).to_have_url(url + "/my-shops")
-    main_nav(mei_page).get_by_role("link", name="Other shops").click()
+    follow(mei_page, main_nav(mei_page).get_by_role("link", name="Other shops"))
     expect(mei_page).to_have_url(url + "/other-stores")
     rows = mei_page.locator("#results tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("eBay")
     expect(rows.first.locator("abbr")).to_have_count(2)
     assert sorted(rows.first.locator("abbr").all_inner_texts()) == ["DE", "GB"]
-    rows.first.get_by_role("link", name=STORE).click()
+    follow(mei_page, rows.first.get_by_role("link", name=STORE))
     expect(mei_page).to_have_url(url + store_path)
     expect(mei_page.get_by_role("button", name="Assign staff")).to_have_count(0)
     expect(mei_page.get_by_text("No orders yet.")).to_be_visible()
@@ -119,7 +119,7 @@ def test_store_assigned_to_one_member_with_manual_orders(live_server, new_page):
     max_page = new_page()
     sign_in(max_page, live_server, "max@example.com")
     expect(max_page).to_have_url(url + "/my-shops")
-    main_nav(max_page).get_by_role("link", name="Other shops").click()
+    follow(max_page, main_nav(max_page).get_by_role("link", name="Other shops"))
     expect(max_page.get_by_role("heading", name="No shops assigned to you")).to_be_visible()
     expect(max_page.locator("#results")).not_to_contain_text(STORE)
     response = max_page.goto(url + store_path)

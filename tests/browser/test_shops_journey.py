@@ -5,7 +5,7 @@ assigned to a member, who then sees exactly that shop and nothing else."""
 import pytest
 
 from .conftest import seed_company, sign_in
-from .helpers import FORBIDDEN, NOT_FOUND, SameDocument, dialog, flash, main_nav, path_is, row_id
+from .helpers import FORBIDDEN, NOT_FOUND, SameDocument, dialog, flash, follow, main_nav, path_is, row_id
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -136,7 +136,7 @@ def test_admin_binds_us_and_eu_shops_and_member_sees_only_the_assigned_one(live_
     expect(rows.filter(has_text="US copy")).to_have_count(0)
 
     # 4. Shop detail → "Assign staff" dialog: tick the member, Save.
-    eu_row.get_by_role("link", name="EU store DE+FR").click()
+    follow(page, eu_row.get_by_role("link", name="EU store DE+FR"))
     expect(page).to_have_url(url + f"/shops/{eu_id}")
     same = SameDocument(page)
     page.get_by_role("button", name="Assign staff").click()
@@ -155,7 +155,7 @@ def test_admin_binds_us_and_eu_shops_and_member_sees_only_the_assigned_one(live_
     expect(flash(page)).to_contain_text("Staff for “EU store DE+FR” saved.")
     expect(box).to_be_hidden()
     expect(page.locator("dl.facts")).to_contain_text("Mei Member")
-    main_nav(page).get_by_role("link", name="Shop list").click()
+    follow(page, main_nav(page).get_by_role("link", name="Shop list"))
     expect(eu_row).to_contain_text("Mei Member")
     expect(us_row).to_contain_text("Nobody yet")
 
@@ -172,7 +172,7 @@ def test_admin_binds_us_and_eu_shops_and_member_sees_only_the_assigned_one(live_
     expect(member.get_by_label("Select EU store DE+FR")).to_have_count(0)  # no bulk bar for members
     expect(main_nav(member).get_by_role("link", name="Shop list")).to_have_count(0)
 
-    member_rows.first.get_by_role("link", name="EU store DE+FR").click()
+    follow(member, member_rows.first.get_by_role("link", name="EU store DE+FR"))
     expect(member).to_have_url(url + f"/shops/{eu_id}")
     expect(member.get_by_role("heading", name="EU store DE+FR", level=1)).to_be_visible()
     countries = member.locator("dl.facts dd").nth(1)
@@ -263,7 +263,7 @@ def test_assign_dialog_hint_does_not_cover_the_checkbox(live_server, page):
     seed_company(live_server, members=[("Mei Member", "mei@example.com")])
     seed_shops(live_server, [("Shop A", US_SELLER, "NA", ["ATVPDKIKX0DER"], US_TOKEN)])
     sign_in(page, live_server, "ada@example.com")
-    page.get_by_role("link", name="Shop A").first.click()
+    follow(page, page.get_by_role("link", name="Shop A").first)
     page.get_by_role("button", name="Assign staff").click()
     box = dialog(page)
     expect(box).to_be_visible()
