@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
@@ -23,6 +22,7 @@ from portal.models import (SYNC_OK, SYNC_STOPPED, JobClaim, JobHeartbeat, JobRun
 from portal.passwords import hash_password
 from portal.shops.services import create_shop
 from tests.conftest import PASSWORD
+from tests.consumers import consumer
 
 US = "ATVPDKIKX0DER"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,20 +73,6 @@ def bind(admin, standin, n=1, *, orders=0, scenario="valid"):
         created = utcnow() - timedelta(hours=i + 1)
         standin.put_order(seller, make_order(f"112-{n:07d}-{i:07d}", created=created, last_updated=created))
     return shop
-
-
-@contextmanager
-def consumer(workers=1, periodic=False):
-    """A real huey consumer (scheduler + worker threads) in this process, without its signal handlers."""
-    c = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic, scheduler_interval=1,
-                                   initial_delay=0.05, max_delay=0.2)
-    c.scheduler.start()
-    for _, thread in c.worker_threads:
-        thread.start()
-    try:
-        yield c
-    finally:
-        c.stop(graceful=True)
 
 
 def wait_for(check, timeout=20.0):

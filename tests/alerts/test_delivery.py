@@ -3,7 +3,6 @@ platform gets a well-formed, signed message for every kind; retries with back-of
 on the Jobs page with a Retry; refused hosts; digests; the alert jobs and the alerts-scan command."""
 import json
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from portal.models import (CHECK_FAILED, CHECK_VERIFIED, SYNC_ERROR, SYNC_STOPPE
                            AlertMessage, Company, JobRun, User, utcnow)
 from portal.passwords import hash_password
 from tests.alerts.engine_helpers import SECRET, channel, member, messages, other_company_admin, shop, sync_state
+from tests.consumers import consumer
 
 pytest_plugins = ["tests.alerts.engine_fixtures"]  # its fixtures: alerts_app, admin, robots, smtp
 
@@ -302,20 +302,6 @@ def test_the_alert_jobs_are_scheduled(alerts_app):
     assert {"alerts.scan", "alerts.digest"} <= set(names)
     when = dict(queue.next_runs())["alerts.digest"]
     assert when.astimezone(queue._portal_zone()).hour == alerts_app.config["ALERTS_DIGEST_HOUR"]
-
-
-@contextmanager
-def consumer():
-    """A real huey consumer (worker threads) in this process, without its signal handlers."""
-    c = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, scheduler_interval=1,
-                                   initial_delay=0.05, max_delay=0.2)
-    c.scheduler.start()
-    for _, thread in c.worker_threads:
-        thread.start()
-    try:
-        yield c
-    finally:
-        c.stop(graceful=True)
 
 
 def test_a_real_consumer_sends_the_queued_message_and_records_the_run(alerts_app, admin, robots):

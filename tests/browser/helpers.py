@@ -51,18 +51,6 @@ def outer_html(locator) -> str:
     return locator.evaluate("element => element.outerHTML")
 
 
-def start_consumer():
-    """A real huey consumer in this process (one worker thread, no periodic jobs) for the app created last;
-    the caller stops it with ``consumer.stop(graceful=True)``."""
-    from portal import queue
-
-    consumer = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, initial_delay=0.05,
-                                          max_delay=0.2)
-    consumer.scheduler.start()
-    for _, thread in consumer.worker_threads:
-        thread.start()
-    return consumer
-
 
 def follow(page, locator):
     """Click a link that loads another page, and wait for that page's "load": its deferred scripts (htmx,

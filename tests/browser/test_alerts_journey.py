@@ -10,8 +10,10 @@ from datetime import timedelta
 
 import pytest
 
+from tests.consumers import consumer
+
 from .conftest import PASSWORD, seed_company, sign_in
-from .helpers import SameDocument, dialog, start_consumer
+from .helpers import SameDocument, dialog
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -119,15 +121,12 @@ def test_dingtalk_channel_send_test_then_one_expiry_message_and_the_member_sees_
     with server.app.app_context():
         found = queue.run_alert_scan(utcnow())
         assert found is not None and found.events == 1 and len(found.message_ids) == 1
-    consumer = start_consumer()
-    try:
+    with consumer():
         assert _wait_for(lambda: len(robots.accepted("dingtalk")) == 2), robots.received
         with server.app.app_context():  # the next scan (a later slot) finds nothing new
             again = queue.run_alert_scan(utcnow() + timedelta(minutes=server.app.config["ALERTS_SCAN_MINUTES"]))
             assert again is not None and again.events == 0 and again.message_ids == []
         time.sleep(1.0)
-    finally:
-        consumer.stop(graceful=True)
     alerts = robots.accepted("dingtalk")[1:]
     assert len(alerts) == 1, [r.body for r in robots.received]
     alert = alerts[0]

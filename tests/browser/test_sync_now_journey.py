@@ -5,8 +5,10 @@ from datetime import timedelta
 
 import pytest
 
+from tests.consumers import consumer
+
 from .conftest import seed_company, sign_in
-from .helpers import SameDocument, start_consumer
+from .helpers import SameDocument
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
 expect = sync_api.expect
@@ -71,8 +73,7 @@ def test_sync_now_shows_the_result_inline_when_the_job_has_finished(server, stan
     status.get_by_role("button", name="Sync now").click()
     expect(status).to_contain_text("Order sync queued.")
     expect(status).to_contain_text("Sync job queued")
-    consumer = start_consumer()  # the job runs only now: the page went on polling meanwhile
-    try:
+    with consumer():  # the job runs only now: the page went on polling meanwhile
         expect(status).to_contain_text("Orders synced.", timeout=15_000)
         expect(status).to_contain_text("3 orders in all")
         expect(status).to_contain_text("Done")
@@ -82,8 +83,6 @@ def test_sync_now_shows_the_result_inline_when_the_job_has_finished(server, stan
         expect(page.locator("#sync-status")).to_contain_text("Order sync stopped until the shop is re-authorized.",
                                                              timeout=15_000)
         expect(page.locator("#sync-status")).to_contain_text("revoked or has expired")
-    finally:
-        consumer.stop(graceful=True)
     page.goto(f"{server.url}/shops")
     expect(page.locator(f"#shop-{good} .sync-line")).to_contain_text("Orders synced.")
     expect(page.locator(f"#shop-{revoked} .sync-line")).to_contain_text("Order sync stopped")
